@@ -1,0 +1,76 @@
+//! Positions reported by the phone's GPS.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A WGS-84 position. Construct through [`GeoPoint::new`], which refuses impossible values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GeoPoint {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+impl GeoPoint {
+    pub fn new(lat: f64, lon: f64) -> Result<Self> {
+        if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+            return Err(Error::invalid("lat", "latitude must be between -90 and 90"));
+        }
+        if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
+            return Err(Error::invalid("lon", "longitude must be between -180 and 180"));
+        }
+        Ok(Self { lat, lon })
+    }
+
+    /// Great-circle distance in metres (haversine; plenty for ordering nearby sites).
+    pub fn distance_m(&self, other: &GeoPoint) -> f64 {
+        const EARTH_RADIUS_M: f64 = 6_371_008.8;
+        let (p1, p2) = (self.lat.to_radians(), other.lat.to_radians());
+        let dp = p2 - p1;
+        let dl = (other.lon - self.lon).to_radians();
+        let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+        2.0 * EARTH_RADIUS_M * a.sqrt().asin()
+    }
+}
+
+/// A GPS fix as the phone reports it: a position and, when known, its accuracy radius.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Fix {
+    pub point: GeoPoint,
+    pub accuracy_m: Option<f64>,
+}
+
+impl Fix {
+    pub fn new(lat: f64, lon: f64, accuracy_m: Option<f64>) -> Result<Self> {
+        if let Some(a) = accuracy_m
+            && (!a.is_finite() || a < 0.0)
+        {
+            return Err(Error::invalid("accuracy_m", "accuracy must be a non-negative number of metres"));
+        }
+        Ok(Self { point: GeoPoint::new(lat, lon)?, accuracy_m })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_impossible_positions() {
+        assert!(GeoPoint::new(91.0, 0.0).is_err());
+        assert!(GeoPoint::new(0.0, -181.0).is_err());
+        assert!(GeoPoint::new(f64::NAN, 0.0).is_err());
+        assert!(Fix::new(30.0, 120.0, Some(-1.0)).is_err());
+        assert!(Fix::new(30.0, 120.0, Some(8.0)).is_ok());
+    }
+
+    #[test]
+    fn distance_between_two_shaoxing_sites() {
+        // Shaoxing railway station to Keqiao district centre: about 10.6 km.
+        let a = GeoPoint::new(30.0143, 120.5790).unwrap();
+        let b = GeoPoint::new(30.0836, 120.4936).unwrap();
+        let d = a.distance_m(&b);
+        assert!((10_500.0..11_300.0).contains(&d), "distance {d}");
+        assert_eq!(a.distance_m(&a), 0.0);
+    }
+}
