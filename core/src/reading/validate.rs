@@ -14,7 +14,9 @@ pub struct ValidationConfig {
 
 impl Default for ValidationConfig {
     fn default() -> Self {
-        Self { high_factor: Decimal::from(3) }
+        Self {
+            high_factor: Decimal::from(3),
+        }
     }
 }
 
@@ -40,11 +42,18 @@ pub struct ReadingSetInput<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
     #[error("{register} reading {value} is lower than the last reading {last}")]
-    LowerThanLast { register: Register, value: Decimal, last: Decimal },
+    LowerThanLast {
+        register: Register,
+        value: Decimal,
+        last: Decimal,
+    },
 }
 
 /// Validates a reading set; returns the warnings the member must confirm.
-pub fn validate(input: &ReadingSetInput<'_>, config: &ValidationConfig) -> Result<Vec<ReadingWarning>, ValidationError> {
+pub fn validate(
+    input: &ReadingSetInput<'_>,
+    config: &ValidationConfig,
+) -> Result<Vec<ReadingWarning>, ValidationError> {
     let _ = (input, config);
     Ok(Vec::new())
 }
