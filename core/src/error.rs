@@ -14,7 +14,9 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("encoding: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("the database was written by a newer fieldcrew (schema version {found}, this build knows up to {supported})")]
+    #[error(
+        "the database was written by a newer fieldcrew (schema version {found}, this build knows up to {supported})"
+    )]
     SchemaTooNew { found: i64, supported: i64 },
     #[error("the file is not a fieldcrew database, or it is corrupt")]
     NotADatabase,
@@ -25,7 +27,10 @@ pub enum Error {
     #[error(transparent)]
     Reading(#[from] ReadingError),
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("no crew member is signed in on this device")]
     NoSession,
     #[error("the operation was interrupted")]
@@ -36,11 +41,17 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Error::Invalid { field, message: message.into() }
+        Error::Invalid {
+            field,
+            message: message.into(),
+        }
     }
 
     pub fn not_found(entity: &'static str, id: impl ToString) -> Self {
-        Error::NotFound { entity, id: id.to_string() }
+        Error::NotFound {
+            entity,
+            id: id.to_string(),
+        }
     }
 }
 

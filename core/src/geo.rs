@@ -17,7 +17,10 @@ impl GeoPoint {
             return Err(Error::invalid("lat", "latitude must be between -90 and 90"));
         }
         if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
-            return Err(Error::invalid("lon", "longitude must be between -180 and 180"));
+            return Err(Error::invalid(
+                "lon",
+                "longitude must be between -180 and 180",
+            ));
         }
         Ok(Self { lat, lon })
     }
@@ -45,9 +48,15 @@ impl Fix {
         if let Some(a) = accuracy_m
             && (!a.is_finite() || a < 0.0)
         {
-            return Err(Error::invalid("accuracy_m", "accuracy must be a non-negative number of metres"));
+            return Err(Error::invalid(
+                "accuracy_m",
+                "accuracy must be a non-negative number of metres",
+            ));
         }
-        Ok(Self { point: GeoPoint::new(lat, lon)?, accuracy_m })
+        Ok(Self {
+            point: GeoPoint::new(lat, lon)?,
+            accuracy_m,
+        })
     }
 }
 

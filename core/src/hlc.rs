@@ -25,12 +25,20 @@ pub struct Hlc {
 }
 
 impl Hlc {
-    pub const ZERO: Hlc = Hlc { wall_ms: 0, counter: 0, node: Uuid::nil() };
+    pub const ZERO: Hlc = Hlc {
+        wall_ms: 0,
+        counter: 0,
+        node: Uuid::nil(),
+    };
 
     /// The next local stamp after `last`, given the device's current wall clock.
     pub fn tick(last: Hlc, now_ms: i64, node: Uuid) -> Hlc {
         if now_ms > last.wall_ms {
-            Hlc { wall_ms: now_ms, counter: 0, node }
+            Hlc {
+                wall_ms: now_ms,
+                counter: 0,
+                node,
+            }
         } else {
             Self::bump(last.wall_ms, last.counter, node)
         }
@@ -47,16 +55,28 @@ impl Hlc {
             remote.counter
         } else {
             // The wall clock is ahead of everything seen: a fresh millisecond.
-            return Hlc { wall_ms: wall, counter: 0, node };
+            return Hlc {
+                wall_ms: wall,
+                counter: 0,
+                node,
+            };
         };
         Self::bump(wall, counter, node)
     }
 
     fn bump(wall_ms: i64, counter: u32, node: Uuid) -> Hlc {
         match counter.checked_add(1) {
-            Some(c) => Hlc { wall_ms, counter: c, node },
+            Some(c) => Hlc {
+                wall_ms,
+                counter: c,
+                node,
+            },
             // Four billion events in one millisecond: borrow the next millisecond.
-            None => Hlc { wall_ms: wall_ms + 1, counter: 0, node },
+            None => Hlc {
+                wall_ms: wall_ms + 1,
+                counter: 0,
+                node,
+            },
         }
     }
 }
@@ -64,7 +84,13 @@ impl Hlc {
 impl fmt::Display for Hlc {
     /// Fixed-width so that string order is stamp order: `0001732516000000-00000003-<node>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016}-{:08x}-{}", self.wall_ms, self.counter, self.node.simple())
+        write!(
+            f,
+            "{:016}-{:08x}-{}",
+            self.wall_ms,
+            self.counter,
+            self.node.simple()
+        )
     }
 }
 
@@ -126,8 +152,16 @@ mod tests {
 
     #[test]
     fn observe_moves_past_remote_stamp() {
-        let local = Hlc { wall_ms: 500, counter: 3, node: node(1) };
-        let remote = Hlc { wall_ms: 900, counter: 7, node: node(2) };
+        let local = Hlc {
+            wall_ms: 500,
+            counter: 3,
+            node: node(1),
+        };
+        let remote = Hlc {
+            wall_ms: 900,
+            counter: 7,
+            node: node(2),
+        };
         let next = Hlc::observe(local, remote, 100, node(1));
         assert!(next > remote && next > local);
         assert_eq!((next.wall_ms, next.counter, next.node), (900, 8, node(1)));
@@ -137,7 +171,11 @@ mod tests {
 
     #[test]
     fn counter_overflow_borrows_next_millisecond() {
-        let last = Hlc { wall_ms: 10, counter: u32::MAX, node: node(1) };
+        let last = Hlc {
+            wall_ms: 10,
+            counter: u32::MAX,
+            node: node(1),
+        };
         let next = Hlc::tick(last, 5, node(1));
         assert!(next > last);
         assert_eq!((next.wall_ms, next.counter), (11, 0));
@@ -145,7 +183,12 @@ mod tests {
 
     #[test]
     fn rejects_malformed_text() {
-        for bad in ["", "1-2", "abc-00000001-00000000000000000000000000000001", "0000000000000001-zz-x"] {
+        for bad in [
+            "",
+            "1-2",
+            "abc-00000001-00000000000000000000000000000001",
+            "0000000000000001-zz-x",
+        ] {
             assert_eq!(bad.parse::<Hlc>(), Err(HlcParseError), "{bad}");
         }
     }

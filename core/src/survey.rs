@@ -43,16 +43,25 @@ pub struct SiteSurvey {
 impl SiteSurvey {
     pub fn check(&self) -> Result<()> {
         if self.capacity_kva <= Decimal::ZERO || self.capacity_kva > Decimal::from(100_000) {
-            return Err(Error::invalid("capacity_kva", "capacity must be above 0 and at most 100000 kVA"));
+            return Err(Error::invalid(
+                "capacity_kva",
+                "capacity must be above 0 and at most 100000 kVA",
+            ));
         }
         if !matches!(self.phases, 1 | 3) {
             return Err(Error::invalid("phases", "single-phase or three-phase"));
         }
         if self.voltage == Voltage::V220 && self.phases != 1 {
-            return Err(Error::invalid("phases", "a 220 V connection is single-phase"));
+            return Err(Error::invalid(
+                "phases",
+                "a 220 V connection is single-phase",
+            ));
         }
         if self.voltage != Voltage::V220 && self.phases != 3 {
-            return Err(Error::invalid("phases", "380 V and 10 kV connections are three-phase"));
+            return Err(Error::invalid(
+                "phases",
+                "380 V and 10 kV connections are three-phase",
+            ));
         }
         Ok(())
     }
@@ -89,7 +98,11 @@ pub struct Evaluation {
 }
 
 pub fn check_score(score: u8) -> Result<()> {
-    if (1..=5).contains(&score) { Ok(()) } else { Err(Error::invalid("score", "the score is 1 to 5")) }
+    if (1..=5).contains(&score) {
+        Ok(())
+    } else {
+        Err(Error::invalid("score", "the score is 1 to 5"))
+    }
 }
 
 /// Parses a money amount in yuan: optional minus sign, at most two decimals.
@@ -104,9 +117,13 @@ pub fn parse_money(raw: &str) -> Result<Decimal> {
         && digits.split('.').nth(1).is_none_or(|d| d.len() <= 2)
         && digits.split('.').next().is_some_and(|i| i.len() <= 9);
     if !valid {
-        return Err(Error::invalid("balance", "a money amount like 123.45 (at most two decimals)"));
+        return Err(Error::invalid(
+            "balance",
+            "a money amount like 123.45 (at most two decimals)",
+        ));
     }
-    t.parse().map_err(|_| Error::invalid("balance", "a money amount like 123.45"))
+    t.parse()
+        .map_err(|_| Error::invalid("balance", "a money amount like 123.45"))
 }
 
 #[cfg(test)]
@@ -117,7 +134,9 @@ mod tests {
     fn money_is_exact_and_strict() {
         assert_eq!(parse_money(" 35.20 ").unwrap().to_string(), "35.20");
         assert_eq!(parse_money("-2.5").unwrap(), Decimal::new(-25, 1));
-        for bad in ["", "-", "1.234", "1,5", "abc", ".5", "5.", "1.2.3", "+4", "1e3"] {
+        for bad in [
+            "", "-", "1.234", "1,5", "abc", ".5", "5.", "1.2.3", "+4", "1e3",
+        ] {
             assert!(parse_money(bad).is_err(), "{bad}");
         }
     }

@@ -138,13 +138,19 @@ pub struct MeterReading {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ReadingError {
     #[error("{register} register: {error}")]
-    Parse { register: Register, error: ParseError },
+    Parse {
+        register: Register,
+        error: ParseError,
+    },
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error("{} warning(s) must be confirmed with a reason before saving", .0.len())]
     NeedsConfirmation(Vec<ReadingWarning>),
     #[error("a confirmation needs a reason ({code:?} on {register})")]
-    EmptyReason { code: WarningCode, register: Register },
+    EmptyReason {
+        code: WarningCode,
+        register: Register,
+    },
     #[error("meter {0} is not on this order")]
     UnknownMeter(String),
     #[error("meter has no {0} register")]
@@ -153,9 +159,17 @@ pub enum ReadingError {
     DuplicateRegister { register: Register },
     #[error("no register values given")]
     NoValues,
-    #[error("a {purpose:?} reading of the {register} register already exists ({existing}); supersede it to correct it")]
-    AlreadyRecorded { register: Register, purpose: ReadingPurpose, existing: Uuid },
-    #[error("reading {0} cannot be superseded by this set (wrong register, purpose or meter, or already superseded)")]
+    #[error(
+        "a {purpose:?} reading of the {register} register already exists ({existing}); supersede it to correct it"
+    )]
+    AlreadyRecorded {
+        register: Register,
+        purpose: ReadingPurpose,
+        existing: Uuid,
+    },
+    #[error(
+        "reading {0} cannot be superseded by this set (wrong register, purpose or meter, or already superseded)"
+    )]
     BadSupersede(Uuid),
 }
 
@@ -168,9 +182,15 @@ pub fn apply_confirmations(
     let mut confirmed = Vec::with_capacity(warnings.len());
     let mut open = Vec::new();
     for w in warnings {
-        match confirmations.iter().find(|c| c.code == w.code && c.register == w.register) {
+        match confirmations
+            .iter()
+            .find(|c| c.code == w.code && c.register == w.register)
+        {
             Some(c) if c.reason.trim().is_empty() => {
-                return Err(ReadingError::EmptyReason { code: c.code, register: c.register });
+                return Err(ReadingError::EmptyReason {
+                    code: c.code,
+                    register: c.register,
+                });
             }
             Some(c) => confirmed.push(ConfirmedWarning {
                 code: w.code,
@@ -181,7 +201,11 @@ pub fn apply_confirmations(
             None => open.push(w.clone()),
         }
     }
-    if open.is_empty() { Ok(confirmed) } else { Err(ReadingError::NeedsConfirmation(open)) }
+    if open.is_empty() {
+        Ok(confirmed)
+    } else {
+        Err(ReadingError::NeedsConfirmation(open))
+    }
 }
 
 crate::text_enum!(Register { Total => "total", Sharp => "sharp", Peak => "peak", Flat => "flat", Valley => "valley" });

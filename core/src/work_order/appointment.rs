@@ -10,7 +10,10 @@ use crate::error::{Error, Result};
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum Appointment {
     /// 约时: the customer expects the crew between `start` and `end`.
-    Slot { start: DateTime<Utc>, end: DateTime<Utc> },
+    Slot {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    },
     /// 限时: within `hours` of the application's acceptance.
     Within { hours: u32 },
     /// 限期: by a date and time.
@@ -31,10 +34,14 @@ crate::text_enum!(Urgency { OnTrack => "on_track", DueSoon => "due_soon", Overdu
 impl Appointment {
     pub fn check(&self) -> Result<()> {
         match *self {
-            Appointment::Slot { start, end } if end <= start => {
-                Err(Error::invalid("appointment", "a slot must end after it starts"))
-            }
-            Appointment::Within { hours: 0 } => Err(Error::invalid("appointment", "a time limit must be at least one hour")),
+            Appointment::Slot { start, end } if end <= start => Err(Error::invalid(
+                "appointment",
+                "a slot must end after it starts",
+            )),
+            Appointment::Within { hours: 0 } => Err(Error::invalid(
+                "appointment",
+                "a time limit must be at least one hour",
+            )),
             _ => Ok(()),
         }
     }
@@ -88,10 +95,30 @@ mod tests {
     #[test]
     fn due_times_of_the_three_modes() {
         let accepted = t(1, 0);
-        assert_eq!(Appointment::Slot { start: t(2, 0), end: t(4, 0) }.due_at(accepted), t(4, 0));
-        assert_eq!(Appointment::Within { hours: 24 }.due_at(accepted), t(1, 0) + Duration::hours(24));
-        assert_eq!(Appointment::Deadline { by: t(9, 30) }.due_at(accepted), t(9, 30));
-        assert_eq!(Appointment::Slot { start: t(2, 0), end: t(4, 0) }.agenda_at(accepted), t(2, 0));
+        assert_eq!(
+            Appointment::Slot {
+                start: t(2, 0),
+                end: t(4, 0)
+            }
+            .due_at(accepted),
+            t(4, 0)
+        );
+        assert_eq!(
+            Appointment::Within { hours: 24 }.due_at(accepted),
+            t(1, 0) + Duration::hours(24)
+        );
+        assert_eq!(
+            Appointment::Deadline { by: t(9, 30) }.due_at(accepted),
+            t(9, 30)
+        );
+        assert_eq!(
+            Appointment::Slot {
+                start: t(2, 0),
+                end: t(4, 0)
+            }
+            .agenda_at(accepted),
+            t(2, 0)
+        );
     }
 
     #[test]
@@ -105,7 +132,14 @@ mod tests {
 
     #[test]
     fn refuses_empty_slots_and_zero_limits() {
-        assert!(Appointment::Slot { start: t(2, 0), end: t(2, 0) }.check().is_err());
+        assert!(
+            Appointment::Slot {
+                start: t(2, 0),
+                end: t(2, 0)
+            }
+            .check()
+            .is_err()
+        );
         assert!(Appointment::Within { hours: 0 }.check().is_err());
         assert!(Appointment::Deadline { by: t(2, 0) }.check().is_ok());
     }

@@ -38,7 +38,10 @@ crate::text_enum!(DocumentKind {
 impl DocumentKind {
     /// ID cards and property certificates are sensitive personal information (PIPL art. 28).
     pub fn is_sensitive(self) -> bool {
-        matches!(self, Self::IdCard | Self::PropertyCertificate | Self::BusinessLicence)
+        matches!(
+            self,
+            Self::IdCard | Self::PropertyCertificate | Self::BusinessLicence
+        )
     }
 }
 

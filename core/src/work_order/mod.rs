@@ -114,23 +114,44 @@ impl Meter {
     pub fn check(&self) -> crate::Result<()> {
         use crate::Error;
         if self.asset_number.trim().is_empty() {
-            return Err(Error::invalid("asset_number", "a meter needs its asset number"));
+            return Err(Error::invalid(
+                "asset_number",
+                "a meter needs its asset number",
+            ));
         }
         if !matches!(self.phases, 1 | 3) {
-            return Err(Error::invalid("phases", "a meter is single-phase or three-phase"));
+            return Err(Error::invalid(
+                "phases",
+                "a meter is single-phase or three-phase",
+            ));
         }
         if self.multiplier <= Decimal::ZERO {
-            return Err(Error::invalid("multiplier", "the multiplier must be positive"));
+            return Err(Error::invalid(
+                "multiplier",
+                "the multiplier must be positive",
+            ));
         }
         if self.register(Register::Total).is_none() {
-            return Err(Error::invalid("registers", "a meter needs a total register"));
+            return Err(Error::invalid(
+                "registers",
+                "a meter needs a total register",
+            ));
         }
         for (i, r) in self.registers.iter().enumerate() {
-            if self.registers[..i].iter().any(|o| o.spec.register == r.spec.register) {
-                return Err(Error::invalid("registers", format!("the {} register is listed twice", r.spec.register)));
+            if self.registers[..i]
+                .iter()
+                .any(|o| o.spec.register == r.spec.register)
+            {
+                return Err(Error::invalid(
+                    "registers",
+                    format!("the {} register is listed twice", r.spec.register),
+                ));
             }
             if !(1..=10).contains(&r.spec.int_digits) || r.spec.decimals > 4 {
-                return Err(Error::invalid("registers", "a register shows 1 to 10 integer digits and 0 to 4 decimals"));
+                return Err(Error::invalid(
+                    "registers",
+                    "a register shows 1 to 10 integer digits and 0 to 4 decimals",
+                ));
             }
         }
         Ok(())

@@ -120,7 +120,9 @@ pub fn check_transition(
     }
     match (to, reason) {
         (Status::Suspended, None) => Err(TransitionError::MissingReason),
-        (Status::Suspended, Some(SuspendReason::Other)) if note.trim().is_empty() => Err(TransitionError::MissingNote),
+        (Status::Suspended, Some(SuspendReason::Other)) if note.trim().is_empty() => {
+            Err(TransitionError::MissingNote)
+        }
         (Status::Suspended, Some(_)) => Ok(()),
         (_, Some(_)) => Err(TransitionError::UnexpectedReason),
         (_, None) => Ok(()),
@@ -139,18 +141,34 @@ mod tests {
     #[test]
     fn the_day_of_a_meter_install() {
         use Status::*;
-        let path = [Dispatched, Accepted, EnRoute, Arrived, InProgress, Completed];
+        let path = [
+            Dispatched, Accepted, EnRoute, Arrived, InProgress, Completed,
+        ];
         for w in path.windows(2) {
-            assert_eq!(check_transition(Actor::Crew, w[0], w[1], None, ""), Ok(()), "{} -> {}", w[0], w[1]);
+            assert_eq!(
+                check_transition(Actor::Crew, w[0], w[1], None, ""),
+                Ok(()),
+                "{} -> {}",
+                w[0],
+                w[1]
+            );
         }
     }
 
     #[test]
     fn completion_requires_arrival() {
-        for from in [Status::Dispatched, Status::Accepted, Status::EnRoute, Status::Suspended] {
+        for from in [
+            Status::Dispatched,
+            Status::Accepted,
+            Status::EnRoute,
+            Status::Suspended,
+        ] {
             assert_eq!(
                 check_transition(Actor::Crew, from, Status::Completed, None, ""),
-                Err(TransitionError::Illegal { from, to: Status::Completed })
+                Err(TransitionError::Illegal {
+                    from,
+                    to: Status::Completed
+                })
             );
         }
     }
@@ -159,11 +177,20 @@ mod tests {
     fn suspension_needs_a_reason_and_other_needs_a_note() {
         let s = |r, n| check_transition(Actor::Crew, Status::Arrived, Status::Suspended, r, n);
         assert_eq!(s(None, ""), Err(TransitionError::MissingReason));
-        assert_eq!(s(Some(SuspendReason::Other), "  "), Err(TransitionError::MissingNote));
+        assert_eq!(
+            s(Some(SuspendReason::Other), "  "),
+            Err(TransitionError::MissingNote)
+        );
         assert_eq!(s(Some(SuspendReason::Other), "gate locked"), Ok(()));
         assert_eq!(s(Some(SuspendReason::CustomerAbsent), ""), Ok(()));
         assert_eq!(
-            check_transition(Actor::Crew, Status::Arrived, Status::Completed, Some(SuspendReason::Unsafe), ""),
+            check_transition(
+                Actor::Crew,
+                Status::Arrived,
+                Status::Completed,
+                Some(SuspendReason::Unsafe),
+                ""
+            ),
             Err(TransitionError::UnexpectedReason)
         );
     }
@@ -174,7 +201,16 @@ mod tests {
             check_transition(Actor::Crew, Status::Accepted, Status::Cancelled, None, ""),
             Err(TransitionError::CrewCannotCancel)
         );
-        assert_eq!(check_transition(Actor::Dispatch, Status::Accepted, Status::Cancelled, None, ""), Ok(()));
+        assert_eq!(
+            check_transition(
+                Actor::Dispatch,
+                Status::Accepted,
+                Status::Cancelled,
+                None,
+                ""
+            ),
+            Ok(())
+        );
     }
 
     proptest! {
