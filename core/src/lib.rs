@@ -35,6 +35,7 @@ macro_rules! text_enum {
 
 pub mod clock;
 pub mod error;
+pub mod fixtures;
 pub mod geo;
 pub mod hlc;
 pub mod reading;

@@ -29,15 +29,6 @@ pub(crate) fn time(row: &Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>>
     DateTime::from_timestamp_millis(v).ok_or_else(|| conversion(idx, Type::Integer, BadTime))
 }
 
-pub(crate) fn opt_time(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    match row.get::<_, Option<i64>>(idx)? {
-        None => Ok(None),
-        Some(v) => DateTime::from_timestamp_millis(v)
-            .map(Some)
-            .ok_or_else(|| conversion(idx, Type::Integer, BadTime)),
-    }
-}
-
 /// A TEXT column holding anything with `FromStr`: enums, decimals, UUIDs, HLC stamps.
 pub(crate) fn parsed<T>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T>
 where

@@ -9,16 +9,18 @@ use crate::error::Result;
 impl Store {
     /// Orders whose number, account, customer name, address or meter asset number contains
     /// `query` (case-insensitive), open ones first, then the most recent. Queries of three or
-    /// more characters use the trigram index; shorter ones (a two-character Chinese name) scan.
+    /// more characters use the trigram index (FTS5 serves LIKE); shorter ones (a two-character Chinese name) scan.
     pub fn search(&self, query: &str, limit: u32) -> Result<Vec<OrderSummary>> {
         let q = query.trim();
         if q.is_empty() {
             return Ok(Vec::new());
         }
-        let by_index = q.chars().count() >= 3;
+        // The trigram index answers LIKE '%q%' for 3+ characters. LIKE's own wildcards in the
+        // query would change its meaning, so such (odd) queries take the scan instead.
+        let by_index = q.chars().count() >= 3 && !q.contains(['%', '_']);
         self.read(|c| {
             let filter = if by_index {
-                "SELECT rowid FROM order_search WHERE order_search MATCH ?1"
+                "SELECT rowid FROM order_search WHERE body LIKE ?1"
             } else {
                 "SELECT rowid FROM order_search WHERE instr(lower(body), lower(?1)) > 0"
             };
@@ -27,7 +29,7 @@ impl Store {
                  ORDER BY status IN ('completed', 'cancelled'), agenda_at DESC LIMIT ?2"
             );
             let pattern = if by_index {
-                format!("\"{}\"", q.replace('"', "\"\""))
+                format!("%{q}%")
             } else {
                 q.to_owned()
             };
