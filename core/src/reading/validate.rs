@@ -1132,4 +1132,82 @@ mod tests {
         }];
         let _ = run(&set(Check, "1", None, &far));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn cents(c: i64) -> Decimal {
+            Decimal::new(c, 2)
+        }
+
+        proptest! {
+            /// Consumption within the configured band of the expected rate never warns, and a
+            /// value at or above the last reading is never an error.
+            #[test]
+            fn consumption_within_the_band_is_clean(
+                last in 0i64..50_000_000,
+                days in 2i64..90,
+                rate_tenths in 10i64..500,
+                // 0.25x .. 2.9x the expected daily use: inside the default 0.2x..3x band.
+                factor_pct in 25i64..290,
+            ) {
+                let rate = Decimal::new(rate_tenths, 1);
+                let used = (rate * Decimal::from(days) * Decimal::new(factor_pct, 2)).round_dp(2);
+                let value = cents(last) + used;
+                prop_assume!(value < Decimal::from(1_000_000));
+                let regs = [RegisterInput {
+                    spec: RegisterSpec { register: Total, int_digits: 6, decimals: 2 },
+                    value,
+                    history: vec![HistoryPoint { value: cents(last), at: days_ago(days) }],
+                }];
+                let input = set(RemovedMeterFinal, "1", None, &regs);
+                let input = ReadingSetInput { expected_daily_kwh: Some(rate), ..input };
+                prop_assert_eq!(run(&input), Ok(vec![]));
+            }
+
+            /// Below the last reading: either a rollover warning (wrapped use within the
+            /// plausible fraction of the register range) or an error, never silently accepted.
+            #[test]
+            fn lower_than_last_is_never_silent(last in 1i64..99_999_999, drop in 1i64..99_999_999) {
+                prop_assume!(drop <= last);
+                let regs = [RegisterInput {
+                    spec: RegisterSpec { register: Total, int_digits: 6, decimals: 2 },
+                    value: cents(last - drop),
+                    history: vec![HistoryPoint { value: cents(last), at: days_ago(30) }],
+                }];
+                match run(&set(Check, "1", None, &regs)) {
+                    Ok(w) => {
+                        prop_assert!(w.iter().any(|w| w.code == Rollover));
+                        // Wrapped consumption = 10^6 - drop: plausible only when small.
+                        let wrapped = Decimal::from(1_000_000) - cents(drop);
+                        prop_assert!(wrapped <= Decimal::from(100_000));
+                    }
+                    Err(e) => {
+                        let is_lower = matches!(e, ValidationError::LowerThanLast { .. });
+                        prop_assert!(is_lower, "{:?}", e);
+                    }
+                }
+            }
+
+            /// The same input always gives the same answer, in the same order.
+            #[test]
+            fn validation_is_deterministic(
+                values in proptest::collection::vec(0i64..100_000_000, 4),
+                last in proptest::collection::vec(0i64..100_000_000, 4),
+            ) {
+                let regs: Vec<_> = [Total, Peak, Flat, Valley]
+                    .iter()
+                    .zip(values.iter().zip(&last))
+                    .map(|(r, (v, l))| RegisterInput {
+                        spec: RegisterSpec { register: *r, int_digits: 6, decimals: 2 },
+                        value: cents(*v),
+                        history: vec![HistoryPoint { value: cents(*l), at: days_ago(40) }],
+                    })
+                    .collect();
+                let input = set(Check, "1", Some("10"), &regs);
+                prop_assert_eq!(run(&input), run(&input));
+            }
+        }
+    }
 }
