@@ -18,8 +18,16 @@ pub enum Error {
         "the database was written by a newer fieldcrew (schema version {found}, this build knows up to {supported})"
     )]
     SchemaTooNew { found: i64, supported: i64 },
-    #[error("the file is not a fieldcrew database, or it is corrupt")]
+    #[error(
+        "the file is not a fieldcrew database, or it is corrupt (or encrypted and no key was given)"
+    )]
     NotADatabase,
+    /// The store is encrypted with another key. Nothing was read or written.
+    #[error("the store key does not open this database")]
+    WrongKey,
+    /// A key was given but the file is a plain, unencrypted database.
+    #[error("the database is not encrypted, but a key was given")]
+    NotEncrypted,
     #[error("{entity} {id} not found")]
     NotFound { entity: &'static str, id: String },
     #[error(transparent)]

@@ -10,6 +10,7 @@
 mod agenda;
 mod codec;
 mod detail;
+mod key;
 mod orders;
 mod outbox;
 mod progress;
@@ -34,6 +35,7 @@ use crate::reading::ValidationConfig;
 
 pub use agenda::{AgendaGroup, AgendaItem, AgendaQuery};
 pub use detail::{OrderDetail, ReadingView};
+pub use key::StoreKey;
 pub use orders::OrderSummary;
 pub use outbox::{Entity, Op, OutboxEntry};
 pub use progress::{StatusEvent, StatusReport};
@@ -48,6 +50,9 @@ pub struct StoreOptions {
     pub due_soon: Duration,
     /// The utility's time zone, which decides where a day's agenda starts (China: UTC+8).
     pub timezone: FixedOffset,
+    /// The key the database is encrypted with (SQLCipher, AES-256). Phones always give one
+    /// (the bindings require it); `None` opens a plain SQLite file, for tests and tools.
+    pub key: Option<StoreKey>,
 }
 
 impl Default for StoreOptions {
@@ -57,6 +62,7 @@ impl Default for StoreOptions {
             validation: ValidationConfig::default(),
             due_soon: Duration::hours(2),
             timezone: FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"),
+            key: None,
         }
     }
 }
@@ -69,9 +75,11 @@ pub struct Session {
 }
 
 pub struct Store {
-    writer: Mutex<Connection>,
+    // Fields drop in order: the reader closes first, so the writer is the last connection and
+    // checkpoints the WAL into the database file when the store is dropped.
     reader: Mutex<Connection>,
-    interrupts: [InterruptHandle; 2],
+    writer: Mutex<Connection>,
+    interrupts: Mutex<[InterruptHandle; 2]>,
     options: StoreOptions,
     device_id: Uuid,
     path: PathBuf,
@@ -99,18 +107,20 @@ impl Store {
     /// one written by a newer fieldcrew gives [`Error::SchemaTooNew`].
     pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
+        let key = options.key.as_ref();
         let mut writer = open_connection(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+            key,
         )?;
         schema::migrate(&mut writer).map_err(map_open_error)?;
         let device_id = ensure_device_id(&mut writer)?;
-        let reader = open_connection(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let reader = open_connection(&path, OpenFlags::SQLITE_OPEN_READ_ONLY, key)?;
         let interrupts = [writer.get_interrupt_handle(), reader.get_interrupt_handle()];
         Ok(Store {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
-            interrupts,
+            interrupts: Mutex::new(interrupts),
             options,
             device_id,
             path,
@@ -136,9 +146,49 @@ impl Store {
     /// Cancels the query or write running on either connection; it fails with
     /// [`Error::Interrupted`] and its transaction rolls back. Safe from any thread.
     pub fn interrupt(&self) {
-        for handle in &self.interrupts {
+        let handles = self.interrupts.lock().unwrap_or_else(|p| p.into_inner());
+        for handle in handles.iter() {
             handle.interrupt();
         }
+    }
+
+    /// Re-encrypts the store under `new_key` in place, keeping all data; the old key no longer
+    /// opens it. The shell rotates the key in its keystore after this returns. Blocks both
+    /// connections for the duration (about a second per 50 MB): call it from a background thread.
+    pub fn rekey(&mut self, new_key: StoreKey) -> Result<()> {
+        if self.options.key.is_none() {
+            return Err(Error::NotEncrypted);
+        }
+        // Leaving WAL mode needs the only connection: park the reader on a placeholder.
+        let placeholder = Connection::open_in_memory()?;
+        drop(std::mem::replace(
+            self.reader.get_mut().unwrap_or_else(|p| p.into_inner()),
+            placeholder,
+        ));
+        let writer = self.writer.get_mut().unwrap_or_else(|p| p.into_inner());
+        // SQLCipher 4 re-encrypts page by page through the rollback journal, not the WAL: fold
+        // the WAL into the file, rekey in DELETE mode, then return to WAL.
+        writer.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        writer.pragma_update_and_check(None, "journal_mode", "DELETE", |_| Ok(()))?;
+        let rekeyed =
+            writer.execute_batch(&format!("PRAGMA rekey = {};", *new_key.sqlcipher_literal()));
+        writer.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+        let key = match rekeyed {
+            Ok(()) => new_key,
+            // Nothing changed: the old key still opens the file.
+            Err(e) => {
+                let old = self.options.key.clone().ok_or(Error::NotEncrypted)?;
+                *self.reader.get_mut().unwrap_or_else(|p| p.into_inner()) =
+                    open_connection(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY, Some(&old))?;
+                return Err(map_sql(e));
+            }
+        };
+        let reader = open_connection(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY, Some(&key))?;
+        let handles = [writer.get_interrupt_handle(), reader.get_interrupt_handle()];
+        *self.reader.get_mut().unwrap_or_else(|p| p.into_inner()) = reader;
+        *self.interrupts.get_mut().unwrap_or_else(|p| p.into_inner()) = handles;
+        self.options.key = Some(key);
+        Ok(())
     }
 
     /// Records who is working on this device. Cheap.
@@ -190,13 +240,57 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection> {
+/// SQLite's plain file header; an encrypted file has none (it is indistinguishable from noise).
+const PLAIN_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+fn plain_header(path: &Path) -> Result<Option<bool>> {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    match std::fs::File::open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+        Ok(mut f) => match f.read(&mut head)? {
+            0 => Ok(None),
+            _ => Ok(Some(&head == PLAIN_HEADER)),
+        },
+    }
+}
+
+fn open_connection(path: &Path, flags: OpenFlags, key: Option<&StoreKey>) -> Result<Connection> {
+    let plain = plain_header(path)?;
+    if key.is_some() && plain == Some(true) {
+        return Err(Error::NotEncrypted);
+    }
+    if key.is_some() && plain == Some(false) && !flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY) {
+        // Try the key read-only first: a read-write connection that fails would still checkpoint
+        // a leftover WAL when it closes, and must never touch a file it cannot read.
+        drop(open_connection(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY,
+            key,
+        )?);
+    }
     let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(map_sql)?;
+    if let Some(key) = key {
+        // SQLCipher logs a failed key to stderr by default; the typed error says it all.
+        conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
+        conn.execute_batch(&format!("PRAGMA key = {};", *key.sqlcipher_literal()))?;
+        // Temporary tables and sort spills stay in memory, never in a plain temp file.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+    }
+    // A page cache that holds a crew's working set (a day's agenda rows are spread over the
+    // table). With encryption every page read from the file is also decrypted and its HMAC
+    // checked, so this keeps that off the hot path. Filled only as used; the default is 2 MiB.
+    conn.pragma_update(None, "cache_size", -16384)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    // A file that is not a database fails here, before anything is written to it.
+    // A file that is not a database (or not under this key) fails here, before anything is
+    // written to it.
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
-        .map_err(map_sql)?;
+        .map_err(|e| match (map_sql(e), key, plain) {
+            (Error::NotADatabase, Some(_), Some(false)) => Error::WrongKey,
+            (other, _, _) => other,
+        })?;
     if !flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY) {
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
         // In WAL mode NORMAL never corrupts; an app kill loses nothing, a power cut at worst the

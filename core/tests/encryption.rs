@@ -1,0 +1,169 @@
+//! Personal data at rest: the store file is unreadable without its key, a wrong key is a typed
+//! error that changes nothing, and rotating the key keeps every record.
+
+mod common;
+
+use common::*;
+use fieldcrew_core::Error;
+use fieldcrew_core::store::{Session, Store, StoreKey, StoreOptions};
+use fieldcrew_core::work_order::{Status, WorkKind};
+use rusqlite::Connection;
+
+fn key(b: u8) -> StoreKey {
+    StoreKey::from_bytes(&[b; 32]).unwrap()
+}
+
+fn keyed(t: &TestStore, k: StoreKey) -> StoreOptions {
+    StoreOptions {
+        key: Some(k),
+        ..options(&t.clock)
+    }
+}
+
+/// A store encrypted with `key(1)` holding one order with a status event.
+fn encrypted_store() -> (TestStore, std::path::PathBuf) {
+    let t = open_at(morning());
+    let path = t.dir.path().join("secret.db");
+    let store = Store::open(&path, keyed(&t, key(1))).unwrap();
+    store
+        .sign_in(&Session {
+            member_id: "m-li".into(),
+            crew_id: "crew-west".into(),
+        })
+        .unwrap();
+    let mut o = order("GD-SECRET-1", WorkKind::MeterRemoval, morning());
+    o.customer.name = "欧阳秀英".into();
+    o.customer.phone = "13912345678".into();
+    store.save_server_orders(&[o.clone()]).unwrap();
+    store
+        .report_status(&fieldcrew_core::store::StatusReport {
+            order_id: o.id,
+            to: Status::Accepted,
+            reason: None,
+            note: String::new(),
+            fix: None,
+        })
+        .unwrap();
+    drop(store);
+    assert!(
+        !path.with_extension("db-wal").exists(),
+        "closing the store checkpoints and removes the WAL"
+    );
+    (t, path)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn a_copied_database_file_reveals_nothing_without_the_key() {
+    let (_t, path) = encrypted_store();
+    let copy = path.with_extension("copy");
+    std::fs::copy(&path, &copy).unwrap();
+    let bytes = std::fs::read(&copy).unwrap();
+    assert!(!bytes.starts_with(b"SQLite format 3"));
+    for secret in ["欧阳秀英", "13912345678", "GD-SECRET-1", "西湖供电所"] {
+        assert!(
+            !contains(&bytes, secret.as_bytes()),
+            "{secret} in plain text"
+        );
+    }
+    // Plain SQLite cannot read it.
+    let conn = Connection::open(&copy).unwrap();
+    assert!(
+        conn.query_row("SELECT count(*) FROM work_orders", [], |r| r
+            .get::<_, i64>(0))
+            .is_err()
+    );
+    // Nor can fieldcrew without the key.
+    let err = Store::open(&copy, StoreOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::NotADatabase), "{err:?}");
+}
+
+#[test]
+fn a_wrong_key_is_a_typed_error_and_changes_nothing() {
+    let (t, path) = encrypted_store();
+    let before = std::fs::read(&path).unwrap();
+    let err = Store::open(&path, keyed(&t, key(2))).unwrap_err();
+    assert!(matches!(err, Error::WrongKey), "{err:?}");
+    let after = std::fs::read(&path).unwrap();
+    assert!(
+        after == before,
+        "the file changed ({} -> {} bytes)",
+        before.len(),
+        after.len()
+    );
+    let store = Store::open(&path, keyed(&t, key(1))).unwrap();
+    assert_eq!(store.pending_count().unwrap(), 1);
+    assert_eq!(store.search("欧阳秀英", 5).unwrap().len(), 1);
+}
+
+#[test]
+fn a_wrong_key_leaves_an_unclean_store_intact() {
+    // An app killed with a WAL left behind, then opened with a wrong key: the WAL must not be
+    // checkpointed by the failed open, and the right key still opens everything.
+    let (t, path) = encrypted_store();
+    let store = Store::open(&path, keyed(&t, key(1))).unwrap();
+    store
+        .set_crew_notes(store.search("GD-SECRET", 1).unwrap()[0].id, "后门进")
+        .unwrap();
+    std::mem::forget(store); // no close, no checkpoint: as if killed
+    let wal = path.with_extension("db-wal");
+    let wal_before = std::fs::read(&wal).unwrap();
+    let db_before = std::fs::read(&path).unwrap();
+    assert!(matches!(
+        Store::open(&path, keyed(&t, key(9))).unwrap_err(),
+        Error::WrongKey
+    ));
+    assert!(std::fs::read(&path).unwrap() == db_before);
+    assert!(std::fs::read(&wal).unwrap() == wal_before);
+    let store = Store::open(&path, keyed(&t, key(1))).unwrap();
+    assert_eq!(store.pending_count().unwrap(), 2);
+}
+
+#[test]
+fn a_key_for_a_plain_database_is_refused() {
+    let t = open_at(morning());
+    let path = t.store.path().to_path_buf();
+    drop(t.store);
+    let clock = t.clock.clone();
+    let err = Store::open(
+        &path,
+        StoreOptions {
+            key: Some(key(1)),
+            ..options(&clock)
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::NotEncrypted), "{err:?}");
+}
+
+#[test]
+fn rotating_the_key_keeps_every_record() {
+    let (t, path) = encrypted_store();
+    let mut store = Store::open(&path, keyed(&t, key(1))).unwrap();
+    let pending = store.pending(10).unwrap();
+    store.rekey(key(3)).unwrap();
+    // The open store keeps working on both connections.
+    assert_eq!(store.pending(10).unwrap(), pending);
+    assert_eq!(store.search("GD-SECRET", 5).unwrap().len(), 1);
+    drop(store);
+
+    assert!(matches!(
+        Store::open(&path, keyed(&t, key(1))).unwrap_err(),
+        Error::WrongKey
+    ));
+    let store = Store::open(&path, keyed(&t, key(3))).unwrap();
+    assert_eq!(store.pending(10).unwrap(), pending);
+    assert_eq!(store.session().unwrap().unwrap().member_id, "m-li");
+}
+
+#[test]
+fn rekeying_a_plain_store_is_refused() {
+    let mut t = open_at(morning());
+    assert!(matches!(
+        t.store.rekey(key(4)).unwrap_err(),
+        Error::NotEncrypted
+    ));
+}
