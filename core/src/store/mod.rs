@@ -279,10 +279,6 @@ fn open_connection(path: &Path, flags: OpenFlags, key: Option<&StoreKey>) -> Res
         // Temporary tables and sort spills stay in memory, never in a plain temp file.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
     }
-    // A page cache that holds a crew's working set (a day's agenda rows are spread over the
-    // table). With encryption every page read from the file is also decrypted and its HMAC
-    // checked, so this keeps that off the hot path. Filled only as used; the default is 2 MiB.
-    conn.pragma_update(None, "cache_size", -16384)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     // A file that is not a database (or not under this key) fails here, before anything is
     // written to it.
@@ -297,6 +293,10 @@ fn open_connection(path: &Path, flags: OpenFlags, key: Option<&StoreKey>) -> Res
         // last commits. FULL would fsync on every reading, which phones pay for in battery.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
     }
+    // A page cache that holds a crew's working set (a day's agenda rows are spread over the
+    // table). With encryption every page read from the file is also decrypted and its HMAC
+    // checked, so this keeps that off the hot path. Filled only as used; the default is 2 MiB.
+    conn.pragma_update(None, "cache_size", -16384)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
