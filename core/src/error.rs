@@ -41,6 +41,9 @@ pub enum Error {
     },
     #[error("no crew member is signed in on this device")]
     NoSession,
+    /// Wiping the device would lose work the server has not received.
+    #[error("{} change(s) on {} order(s) are not synced yet", .0.pending_changes, .0.orders)]
+    UnsyncedWork(crate::store::UnsyncedWork),
     #[error("the operation was interrupted")]
     Interrupted,
     #[error("stored data is inconsistent: {0}")]

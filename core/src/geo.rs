@@ -43,7 +43,29 @@ pub struct Fix {
     pub accuracy_m: Option<f64>,
 }
 
+/// Decimal places kept of a reported position: 4 places is about 11 m of latitude, enough to
+/// show that the crew was at the site (a meter room, a building) and no more. The phone's raw
+/// trail never leaves the GPS call.
+pub const SITE_DECIMALS: i32 = 4;
+
+fn site_level(x: f64) -> f64 {
+    let scale = 10f64.powi(SITE_DECIMALS);
+    (x * scale).round() / scale
+}
+
 impl Fix {
+    /// The fix as it is stored and sent: the position rounded to [`SITE_DECIMALS`] and the
+    /// accuracy to whole metres (never finer than the rounding).
+    pub fn site_level(self) -> Fix {
+        Fix {
+            point: GeoPoint {
+                lat: site_level(self.point.lat),
+                lon: site_level(self.point.lon),
+            },
+            accuracy_m: self.accuracy_m.map(|a| a.round().max(1.0)),
+        }
+    }
+
     pub fn new(lat: f64, lon: f64, accuracy_m: Option<f64>) -> Result<Self> {
         if let Some(a) = accuracy_m
             && (!a.is_finite() || a < 0.0)
@@ -63,6 +85,20 @@ impl Fix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixes_are_kept_at_site_level() {
+        let f = Fix::new(30.270_149_9, 120.130_251, Some(4.37))
+            .unwrap()
+            .site_level();
+        assert_eq!(f.point.lat, 30.2701);
+        assert_eq!(f.point.lon, 120.1303);
+        assert_eq!(f.accuracy_m, Some(4.0));
+        let moved = f
+            .point
+            .distance_m(&GeoPoint::new(30.270_149_9, 120.130_251).unwrap());
+        assert!(moved < 10.0, "{moved}");
+    }
 
     #[test]
     fn rejects_impossible_positions() {

@@ -774,3 +774,34 @@ fn the_agenda_flags_groups_and_orders_the_day() {
     let east = groups.iter().find(|g| g.area == "滨江供电所").unwrap();
     assert_eq!(east.items[0].order.urgency, Some(Urgency::Overdue));
 }
+
+#[test]
+fn wiping_refuses_to_lose_unsynced_work_unless_told() {
+    use fieldcrew_core::store::WipeMode;
+    let t = open_at(morning());
+    let o = on_site(&t, WorkKind::MeterRemoval);
+    t.store
+        .record_readings(&entry(&o, ReadingPurpose::RemovedMeterFinal, "1290"))
+        .unwrap();
+    let unsynced = t.store.unsynced_work().unwrap();
+    assert_eq!(unsynced.pending_changes, 4);
+    assert_eq!(unsynced.orders, 1);
+    assert!(unsynced.by_entity.contains(&(Entity::Reading, 1)));
+    assert!(unsynced.by_entity.contains(&(Entity::StatusEvent, 3)));
+
+    let path = t.store.path().to_path_buf();
+    let clock = t.clock.clone();
+    match t.store.wipe(WipeMode::OnlyIfSynced).unwrap_err() {
+        Error::UnsyncedWork(w) => assert_eq!(w, unsynced),
+        other => panic!("{other:?}"),
+    }
+    // Refused: the store is untouched and reopens with everything.
+    let store = Store::open(&path, options(&clock)).unwrap();
+    assert_eq!(store.pending_count().unwrap(), 4);
+    store.wipe(WipeMode::DiscardUnsynced).unwrap();
+    assert!(!path.exists());
+    assert!(!path.with_extension("db-wal").exists());
+    let fresh = Store::open(&path, options(&clock)).unwrap();
+    assert_eq!(fresh.pending_count().unwrap(), 0);
+    assert_eq!(fresh.session().unwrap(), None);
+}

@@ -18,6 +18,7 @@ mod readings;
 mod records;
 pub mod schema;
 mod search;
+mod wipe;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,6 +41,7 @@ pub use orders::OrderSummary;
 pub use outbox::{Entity, Op, OutboxEntry};
 pub use progress::{StatusEvent, StatusReport};
 pub use readings::{ReadingEntry, RegisterValue, ReplacementEntry};
+pub use wipe::{UnsyncedWork, WipeMode};
 
 /// Settings a shell opens the store with.
 #[derive(Debug, Clone)]

@@ -97,7 +97,8 @@ impl Store {
                 reason: report.reason,
                 note: report.note.trim().to_owned(),
                 at: ctx.now,
-                fix: report.fix,
+                // Site-level precision only: where the crew was, not the phone's exact trail.
+                fix: report.fix.map(Fix::site_level),
                 member_id: session.member_id,
                 hlc,
             };
