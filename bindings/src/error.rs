@@ -1,0 +1,106 @@
+//! The public error the apps act on, and the one place core errors are mapped to it.
+//!
+//! Each variant is something a shell does something different about: show a field's message,
+//! ask for confirmations, sign the member in again, retry later. Messages carry ids and numbers
+//! only (the core's errors never hold names, phones or coordinates).
+
+use fieldcrew_core::Error as CoreError;
+use fieldcrew_core::reading::ReadingError;
+
+use crate::types::ReadingWarning;
+
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum FieldCrewError {
+    /// Input the member can correct: `field` names what to fix.
+    #[error("{field}: {message}")]
+    Validation { field: String, message: String },
+    /// The reading is plausible only with an explanation: confirm each warning with a reason.
+    #[error("{} warning(s) to confirm", warnings.len())]
+    NeedsConfirmation { warnings: Vec<ReadingWarning> },
+    /// The record is not on this device (or not visible to this crew).
+    #[error("not found: {message}")]
+    NotFound { message: String },
+    /// The store key does not open this database.
+    #[error("wrong store key")]
+    WrongKey,
+    /// Nobody is signed in, or the server refused the token: sign in again.
+    #[error("authentication: {message}")]
+    Auth { message: String },
+    /// The network or the server is unreachable or failed; retry later.
+    #[error("network: {message}")]
+    Network { message: String },
+    /// The photo cannot be used; `message` says why (e.g. hand over JPEG).
+    #[error("photo: {message}")]
+    UnsupportedPhoto { message: String },
+    /// Wiping now would lose work the server has not received.
+    #[error("{pending_changes} unsynced change(s)")]
+    UnsyncedWork { pending_changes: u64 },
+    /// Cancelled from another thread.
+    #[error("interrupted")]
+    Interrupted,
+    /// Storage failed or stored data is inconsistent; the message is for logs and support.
+    #[error("storage: {message}")]
+    Storage { message: String },
+}
+
+pub type Result<T> = std::result::Result<T, FieldCrewError>;
+
+impl From<CoreError> for FieldCrewError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::Invalid { field, message } => FieldCrewError::Validation {
+                field: field.into(),
+                message,
+            },
+            CoreError::Transition(t) => FieldCrewError::Validation {
+                field: "status".into(),
+                message: t.to_string(),
+            },
+            CoreError::Reading(ReadingError::NeedsConfirmation(warnings)) => {
+                FieldCrewError::NeedsConfirmation {
+                    warnings: warnings.into_iter().map(Into::into).collect(),
+                }
+            }
+            CoreError::Reading(r) => FieldCrewError::Validation {
+                field: reading_field(&r).into(),
+                message: r.to_string(),
+            },
+            CoreError::NotFound { .. } => FieldCrewError::NotFound {
+                message: e.to_string(),
+            },
+            CoreError::WrongKey => FieldCrewError::WrongKey,
+            CoreError::NoSession => FieldCrewError::Auth {
+                message: e.to_string(),
+            },
+            CoreError::UnsyncedWork(w) => FieldCrewError::UnsyncedWork {
+                pending_changes: w.pending_changes,
+            },
+            CoreError::Interrupted => FieldCrewError::Interrupted,
+            other => {
+                tracing::warn!(error = %other, "storage error");
+                FieldCrewError::Storage {
+                    message: other.to_string(),
+                }
+            }
+        }
+    }
+}
+
+fn reading_field(e: &ReadingError) -> &'static str {
+    match e {
+        ReadingError::Parse { .. } | ReadingError::Invalid(_) => "value",
+        ReadingError::EmptyReason { .. } => "reason",
+        ReadingError::UnknownMeter(_) => "meter",
+        ReadingError::UnknownRegister(_) | ReadingError::DuplicateRegister { .. } => "register",
+        ReadingError::NoValues => "values",
+        ReadingError::AlreadyRecorded { .. } | ReadingError::BadSupersede(_) => "supersedes",
+        ReadingError::NeedsConfirmation(_) => "confirmations",
+    }
+}
+
+pub(crate) fn bad_id(field: &str, raw: &str) -> FieldCrewError {
+    FieldCrewError::Validation {
+        field: field.into(),
+        message: format!("not an id: {raw:?}"),
+    }
+}

@@ -1,0 +1,248 @@
+//! uniffi bindings of the fieldcrew core for the native shells.
+//!
+//! One object, [`FieldCrew`], opened with the app's data directory and the store key from the
+//! platform keystore. Its methods are synchronous. Threading, as the shells should use it:
+//!
+//! - cheap, fine on the main thread: `pending_count`, `check_readings`, `interrupt`;
+//! - short (a few milliseconds on a 50,000-order store), better on a background thread:
+//!   `agenda`, `search`, `order_detail`, `report_status`, `record_readings` and the other writes;
+//! - long, background only: `rekey`, `wipe`.
+//!
+//! `interrupt` cancels what the store is doing from another thread; the call fails with
+//! [`FieldCrewError::Interrupted`]. Every method returns a [`FieldCrewError`] the app can act
+//! on; none panics across the boundary (uniffi also turns an unexpected panic into an
+//! exception rather than an abort).
+
+mod error;
+mod types;
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use chrono::{Duration, FixedOffset, NaiveDate};
+use fieldcrew_core::store::{self, AgendaQuery, Session, Store, StoreKey, StoreOptions, WipeMode};
+
+pub use error::FieldCrewError;
+use error::Result;
+pub use types::*;
+
+uniffi::setup_scaffolding!();
+
+/// How a shell opens the core.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Config {
+    /// The app's private files directory (Android `filesDir`, iOS Application Support).
+    pub data_dir: String,
+    /// 32 random bytes kept in Android Keystore / iOS Keychain; never stored by the core.
+    pub store_key: Vec<u8>,
+    /// The utility's offset from UTC in minutes, deciding where a day's agenda starts
+    /// (480 in China).
+    #[uniffi(default = 480)]
+    pub utc_offset_minutes: i32,
+    /// How long before its due time an open order is flagged due soon.
+    #[uniffi(default = 120)]
+    pub due_soon_minutes: u32,
+}
+
+/// The crew's device: its store, and later its photos and sync.
+#[derive(uniffi::Object)]
+pub struct FieldCrew {
+    /// `None` once wiped. Read-locked by every call; write-locked only to rekey or wipe.
+    store: RwLock<Option<Store>>,
+}
+
+impl FieldCrew {
+    fn store(&self) -> Result<StoreRef<'_>> {
+        let guard = self.store.read().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            return Err(FieldCrewError::Storage {
+                message: "the local data was wiped; open the core again".into(),
+            });
+        }
+        Ok(StoreRef(guard))
+    }
+}
+
+struct StoreRef<'a>(RwLockReadGuard<'a, Option<Store>>);
+
+impl std::ops::Deref for StoreRef<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        // Checked non-empty when the guard was taken, and the read lock keeps it so.
+        match self.0.as_ref() {
+            Some(store) => store,
+            None => unreachable!("StoreRef is only built over a present store"),
+        }
+    }
+}
+
+fn parse_day(day: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d").map_err(|_| FieldCrewError::Validation {
+        field: "day".into(),
+        message: format!("expected a date like 2026-11-25, got {day:?}"),
+    })
+}
+
+#[uniffi::export]
+impl FieldCrew {
+    /// Opens (creating if needed) the encrypted store under `config.data_dir`.
+    #[uniffi::constructor]
+    pub fn open(config: Config) -> Result<Arc<Self>> {
+        let key = StoreKey::from_bytes(&config.store_key)?;
+        let timezone = FixedOffset::east_opt(config.utc_offset_minutes.saturating_mul(60))
+            .ok_or_else(|| FieldCrewError::Validation {
+                field: "utc_offset_minutes".into(),
+                message: "an offset is within ±24 hours".into(),
+            })?;
+        let dir = PathBuf::from(&config.data_dir);
+        std::fs::create_dir_all(&dir).map_err(fieldcrew_core::Error::from)?;
+        let options = StoreOptions {
+            key: Some(key),
+            timezone,
+            due_soon: Duration::minutes(i64::from(config.due_soon_minutes)),
+            ..StoreOptions::default()
+        };
+        let store = Store::open(dir.join("fieldcrew.db"), options)?;
+        Ok(Arc::new(FieldCrew {
+            store: RwLock::new(Some(store)),
+        }))
+    }
+
+    /// Records who works on this device. Cheap.
+    pub fn sign_in(&self, member_id: String, crew_id: String) -> Result<()> {
+        Ok(self.store()?.sign_in(&Session { member_id, crew_id })?)
+    }
+
+    /// The agenda of a local day (`"2026-11-25"`), grouped by area; nearest-next from
+    /// `position` when given.
+    pub fn agenda(&self, day: String, position: Option<GeoPoint>) -> Result<Vec<AgendaGroup>> {
+        let mut query = AgendaQuery::new(parse_day(&day)?);
+        query.position = position.map(TryInto::try_into).transpose()?;
+        let groups = self.store()?.agenda(&query)?;
+        Ok(groups.into_iter().map(Into::into).collect())
+    }
+
+    /// Orders whose number, account, customer name, address or meter asset contains `query`.
+    pub fn search(&self, query: String, limit: u32) -> Result<Vec<OrderSummary>> {
+        let hits = self.store()?.search(&query, limit)?;
+        Ok(hits.into_iter().map(Into::into).collect())
+    }
+
+    pub fn orders_by_status(&self, statuses: Vec<Status>, limit: u32) -> Result<Vec<OrderSummary>> {
+        let statuses: Vec<_> = statuses.into_iter().map(Into::into).collect();
+        let hits = self.store()?.orders_by_status(&statuses, limit)?;
+        Ok(hits.into_iter().map(Into::into).collect())
+    }
+
+    pub fn order_detail(&self, order_id: String) -> Result<OrderDetail> {
+        let id = types::uuid("order_id", &order_id)?;
+        Ok(self.store()?.order_detail(id)?.into())
+    }
+
+    /// Arrival, start, suspension (with a reason), completion. Illegal transitions are
+    /// validation errors on the field `status`.
+    pub fn report_status(&self, report: StatusReport) -> Result<StatusEvent> {
+        let report: store::StatusReport = report.try_into()?;
+        Ok(self.store()?.report_status(&report)?.into())
+    }
+
+    /// The warnings a reading set would raise, without saving it. Cheap.
+    pub fn check_readings(&self, entry: ReadingEntry) -> Result<Vec<ReadingWarning>> {
+        let entry: store::ReadingEntry = entry.try_into()?;
+        let warnings = self.store()?.check_readings(&entry)?;
+        Ok(warnings.into_iter().map(Into::into).collect())
+    }
+
+    /// Validates and saves a reading set. Unconfirmed warnings give
+    /// [`FieldCrewError::NeedsConfirmation`]; call again with a confirmation and reason each.
+    pub fn record_readings(&self, entry: ReadingEntry) -> Result<Vec<MeterReading>> {
+        let entry: store::ReadingEntry = entry.try_into()?;
+        let readings = self.store()?.record_readings(&entry)?;
+        Ok(readings.into_iter().map(Into::into).collect())
+    }
+
+    /// A meter replacement: old final readings and balance, new meter, start readings and card.
+    pub fn record_replacement(&self, entry: ReplacementEntry) -> Result<MeterReplacement> {
+        let entry: store::ReplacementEntry = entry.try_into()?;
+        let (replacement, _) = self.store()?.record_replacement(&entry)?;
+        Ok(replacement.into())
+    }
+
+    pub fn install_meter(&self, order_id: String, meter: Meter) -> Result<()> {
+        let id = types::uuid("order_id", &order_id)?;
+        let meter = meter.try_into()?;
+        Ok(self.store()?.install_meter(id, &meter)?)
+    }
+
+    pub fn save_survey(&self, order_id: String, survey: SiteSurvey) -> Result<()> {
+        let id = types::uuid("order_id", &order_id)?;
+        let survey = survey.try_into()?;
+        Ok(self.store()?.save_survey(id, &survey)?)
+    }
+
+    pub fn set_crew_notes(&self, order_id: String, notes: String) -> Result<()> {
+        let id = types::uuid("order_id", &order_id)?;
+        Ok(self.store()?.set_crew_notes(id, &notes)?)
+    }
+
+    /// The customer's rating, 1 to 5, and comment.
+    pub fn add_evaluation(
+        &self,
+        order_id: String,
+        score: u8,
+        comment: String,
+    ) -> Result<Evaluation> {
+        let id = types::uuid("order_id", &order_id)?;
+        Ok(self.store()?.add_evaluation(id, score, &comment)?.into())
+    }
+
+    /// Changes waiting for the server. Cheap.
+    pub fn pending_count(&self) -> Result<u64> {
+        Ok(self.store()?.pending_count()?)
+    }
+
+    /// What logging out now would lose. Cheap.
+    pub fn unsynced_work(&self) -> Result<UnsyncedWork> {
+        Ok(self.store()?.unsynced_work()?.into())
+    }
+
+    /// Cancels the store call running on another thread. Cheap; safe from any thread.
+    pub fn interrupt(&self) {
+        if let Ok(store) = self.store() {
+            store.interrupt();
+        }
+    }
+
+    /// Re-encrypts the store under a new key from the keystore. Background thread.
+    pub fn rekey(&self, new_key: Vec<u8>) -> Result<()> {
+        let key = StoreKey::from_bytes(&new_key)?;
+        let mut guard = self.store.write().unwrap_or_else(|p| p.into_inner());
+        match guard.as_mut() {
+            Some(store) => Ok(store.rekey(key)?),
+            None => Err(FieldCrewError::Storage {
+                message: "the local data was wiped".into(),
+            }),
+        }
+    }
+
+    /// Logout or device handover: deletes all local data. Refuses with
+    /// [`FieldCrewError::UnsyncedWork`] while changes are unsynced unless `discard_unsynced`
+    /// (the member saw [`FieldCrew::unsynced_work`] and chose to discard it). Afterwards the
+    /// shell deletes the store key from the keystore.
+    pub fn wipe(&self, discard_unsynced: bool) -> Result<()> {
+        let mut guard = self.store.write().unwrap_or_else(|p| p.into_inner());
+        let Some(store) = guard.take() else {
+            return Ok(());
+        };
+        if !discard_unsynced {
+            let unsynced = store.unsynced_work()?;
+            if !unsynced.is_empty() {
+                *guard = Some(store);
+                return Err(FieldCrewError::UnsyncedWork {
+                    pending_changes: unsynced.pending_changes,
+                });
+            }
+        }
+        Ok(store.wipe(WipeMode::DiscardUnsynced)?)
+    }
+}
