@@ -11,27 +11,28 @@ use crate::types::ReadingWarning;
 
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum FieldCrewError {
-    /// Input the member can correct: `field` names what to fix.
-    #[error("{field}: {message}")]
-    Validation { field: String, message: String },
+    /// Input the member can correct: `field` names what to fix, `detail` says how.
+    /// (Fields are not called `message`: that name is taken by Kotlin's Throwable.)
+    #[error("{field}: {detail}")]
+    Validation { field: String, detail: String },
     /// The reading is plausible only with an explanation: confirm each warning with a reason.
     #[error("{} warning(s) to confirm", warnings.len())]
     NeedsConfirmation { warnings: Vec<ReadingWarning> },
     /// The record is not on this device (or not visible to this crew).
-    #[error("not found: {message}")]
-    NotFound { message: String },
+    #[error("not found: {detail}")]
+    NotFound { detail: String },
     /// The store key does not open this database.
     #[error("wrong store key")]
     WrongKey,
     /// Nobody is signed in, or the server refused the token: sign in again.
-    #[error("authentication: {message}")]
-    Auth { message: String },
+    #[error("authentication: {detail}")]
+    Auth { detail: String },
     /// The network or the server is unreachable or failed; retry later.
-    #[error("network: {message}")]
-    Network { message: String },
-    /// The photo cannot be used; `message` says why (e.g. hand over JPEG).
-    #[error("photo: {message}")]
-    UnsupportedPhoto { message: String },
+    #[error("network: {detail}")]
+    Network { detail: String },
+    /// The photo cannot be used; `detail` says why (e.g. hand over JPEG).
+    #[error("photo: {detail}")]
+    UnsupportedPhoto { detail: String },
     /// Wiping now would lose work the server has not received.
     #[error("{pending_changes} unsynced change(s)")]
     UnsyncedWork { pending_changes: u64 },
@@ -39,8 +40,8 @@ pub enum FieldCrewError {
     #[error("interrupted")]
     Interrupted,
     /// Storage failed or stored data is inconsistent; the message is for logs and support.
-    #[error("storage: {message}")]
-    Storage { message: String },
+    #[error("storage: {detail}")]
+    Storage { detail: String },
 }
 
 pub type Result<T> = std::result::Result<T, FieldCrewError>;
@@ -50,11 +51,11 @@ impl From<CoreError> for FieldCrewError {
         match e {
             CoreError::Invalid { field, message } => FieldCrewError::Validation {
                 field: field.into(),
-                message,
+                detail: message,
             },
             CoreError::Transition(t) => FieldCrewError::Validation {
                 field: "status".into(),
-                message: t.to_string(),
+                detail: t.to_string(),
             },
             CoreError::Reading(ReadingError::NeedsConfirmation(warnings)) => {
                 FieldCrewError::NeedsConfirmation {
@@ -63,14 +64,14 @@ impl From<CoreError> for FieldCrewError {
             }
             CoreError::Reading(r) => FieldCrewError::Validation {
                 field: reading_field(&r).into(),
-                message: r.to_string(),
+                detail: r.to_string(),
             },
             CoreError::NotFound { .. } => FieldCrewError::NotFound {
-                message: e.to_string(),
+                detail: e.to_string(),
             },
             CoreError::WrongKey => FieldCrewError::WrongKey,
             CoreError::NoSession => FieldCrewError::Auth {
-                message: e.to_string(),
+                detail: e.to_string(),
             },
             CoreError::UnsyncedWork(w) => FieldCrewError::UnsyncedWork {
                 pending_changes: w.pending_changes,
@@ -79,7 +80,7 @@ impl From<CoreError> for FieldCrewError {
             other => {
                 tracing::warn!(error = %other, "storage error");
                 FieldCrewError::Storage {
-                    message: other.to_string(),
+                    detail: other.to_string(),
                 }
             }
         }
@@ -101,6 +102,6 @@ fn reading_field(e: &ReadingError) -> &'static str {
 pub(crate) fn bad_id(field: &str, raw: &str) -> FieldCrewError {
     FieldCrewError::Validation {
         field: field.into(),
-        message: format!("not an id: {raw:?}"),
+        detail: format!("not an id: {raw:?}"),
     }
 }

@@ -56,7 +56,7 @@ impl FieldCrew {
         let guard = self.store.read().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             return Err(FieldCrewError::Storage {
-                message: "the local data was wiped; open the core again".into(),
+                detail: "the local data was wiped; open the core again".into(),
             });
         }
         Ok(StoreRef(guard))
@@ -79,7 +79,7 @@ impl std::ops::Deref for StoreRef<'_> {
 fn parse_day(day: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d").map_err(|_| FieldCrewError::Validation {
         field: "day".into(),
-        message: format!("expected a date like 2026-11-25, got {day:?}"),
+        detail: format!("expected a date like 2026-11-25, got {day:?}"),
     })
 }
 
@@ -92,7 +92,7 @@ impl FieldCrew {
         let timezone = FixedOffset::east_opt(config.utc_offset_minutes.saturating_mul(60))
             .ok_or_else(|| FieldCrewError::Validation {
                 field: "utc_offset_minutes".into(),
-                message: "an offset is within ±24 hours".into(),
+                detail: "an offset is within ±24 hours".into(),
             })?;
         let dir = PathBuf::from(&config.data_dir);
         std::fs::create_dir_all(&dir).map_err(fieldcrew_core::Error::from)?;
@@ -220,7 +220,7 @@ impl FieldCrew {
         match guard.as_mut() {
             Some(store) => Ok(store.rekey(key)?),
             None => Err(FieldCrewError::Storage {
-                message: "the local data was wiped".into(),
+                detail: "the local data was wiped".into(),
             }),
         }
     }

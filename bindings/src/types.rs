@@ -137,7 +137,7 @@ pub(crate) fn uuid(field: &str, raw: &str) -> Result<Uuid> {
 fn decimal(field: &str, raw: &str) -> Result<Decimal> {
     raw.trim().parse().map_err(|_| FieldCrewError::Validation {
         field: field.into(),
-        message: format!("not a number: {raw:?}"),
+        detail: format!("not a number: {raw:?}"),
     })
 }
 

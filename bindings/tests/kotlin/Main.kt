@@ -1,0 +1,8 @@
+fun main(args: Array<String>) {
+    val root = kotlin.io.path.createTempDirectory("fieldcrew-kt").toFile()
+    try {
+        localTests(java.io.File(root, "local"))
+    } finally {
+        root.deleteRecursively()
+    }
+}
