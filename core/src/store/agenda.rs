@@ -72,7 +72,14 @@ impl Store {
                 stmt.query_map(params![ms(start), ms(end)], |r| summary_from_row(r, self))?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })?;
-        Ok(arrange(summaries, start, query))
+        let groups = arrange(summaries, start, query);
+        tracing::debug!(
+            day = %query.day,
+            areas = groups.len(),
+            orders = groups.iter().map(|g| g.items.len()).sum::<usize>(),
+            "agenda"
+        );
+        Ok(groups)
     }
 }
 

@@ -225,7 +225,12 @@ impl Store {
             device_id: self.device_id,
             options: &self.options,
         };
-        let out = f(&tx, &ctx).map_err(map_err)?;
+        let out = f(&tx, &ctx).map_err(|e| {
+            let e = map_err(e);
+            // Errors carry ids and numbers only (see error.rs), so they may be logged.
+            tracing::debug!(error = %e, "write rolled back");
+            e
+        })?;
         tx.commit().map_err(map_sql)?;
         Ok(out)
     }

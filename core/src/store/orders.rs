@@ -269,7 +269,9 @@ impl Store {
                 write_order(tx, order, ctx.now)?;
             }
             Ok(())
-        })
+        })?;
+        tracing::debug!(orders = orders.len(), "server orders saved");
+        Ok(())
     }
 
     /// One order with its meters. Cheap.

@@ -136,6 +136,7 @@ impl Store {
                 base_version: version,
             };
             outbox::push(tx, ctx, change, hlc)?;
+            tracing::debug!(order = %event.order_id, from = %event.from, to = %event.to, "status reported");
             Ok(event)
         })
     }

@@ -357,7 +357,7 @@ impl Store {
     /// Fails with [`ReadingError::NeedsConfirmation`] listing the warnings still to confirm;
     /// call again with a [`Confirmation`] and reason for each. Cheap (well under a millisecond).
     pub fn record_readings(&self, entry: &ReadingEntry) -> Result<Vec<MeterReading>> {
-        self.write(|tx, ctx| {
+        let saved = self.write(|tx, ctx| {
             let session = require_session(tx)?;
             let (status, version) = status_and_version(tx, entry.order_id)?;
             require_on_site(status)?;
@@ -382,7 +382,14 @@ impl Store {
                 &confirmed,
                 entry.photo_id.as_deref(),
             )
-        })
+        })?;
+        tracing::debug!(
+            order = %entry.order_id,
+            readings = saved.len(),
+            confirmed_warnings = saved.iter().map(|r| r.warnings.len()).sum::<usize>(),
+            "readings recorded"
+        );
+        Ok(saved)
     }
 
     /// Adds a meter the crew installed at the site (new connection, meter install).

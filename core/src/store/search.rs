@@ -18,7 +18,7 @@ impl Store {
         // The trigram index answers LIKE '%q%' for 3+ characters. LIKE's own wildcards in the
         // query would change its meaning, so such (odd) queries take the scan instead.
         let by_index = q.chars().count() >= 3 && !q.contains(['%', '_']);
-        self.read(|c| {
+        let hits: Vec<OrderSummary> = self.read(|c| {
             let filter = if by_index {
                 "SELECT rowid FROM order_search WHERE body LIKE ?1"
             } else {
@@ -36,6 +36,14 @@ impl Store {
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(params![pattern, limit], |r| summary_from_row(r, self))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
-        })
+        })?;
+        // The query itself may be a customer's name or phone: log its length only.
+        tracing::debug!(
+            chars = q.chars().count(),
+            indexed = by_index,
+            hits = hits.len(),
+            "search"
+        );
+        Ok(hits)
     }
 }
