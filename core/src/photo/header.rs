@@ -16,6 +16,9 @@ pub(crate) struct Header<'a> {
     pub exif: Option<&'a [u8]>,
     /// Total bytes of embedded ICC profile data.
     pub icc_bytes: usize,
+    /// The data after the header is too short to hold the declared pixels, however well
+    /// compressed: a cut-off file, or a bomb.
+    pub too_short: bool,
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u32> {
@@ -66,6 +69,9 @@ pub(crate) fn read<'a>(
             bytes: header.icc_bytes,
             max: options.max_icc_bytes,
         });
+    }
+    if header.too_short {
+        return Err(PhotoError::Truncated);
     }
     Ok(header)
 }
@@ -143,12 +149,18 @@ fn jpeg(b: &[u8]) -> Result<Header<'_>, PhotoError> {
                 let (width, height) = size.ok_or_else(|| {
                     PhotoError::Corrupt("a JPEG scan before its frame header".into())
                 })?;
+                // Every 8x8 luma block costs at least one bit of entropy-coded data (a Huffman
+                // code is never shorter), so a header declaring far more blocks than the data
+                // could hold is a cut-off file or a bomb; jpeg-decoder would fill the rest gray.
+                let blocks = u64::from(width.div_ceil(8)) * u64::from(height.div_ceil(8));
+                let too_short = ((b.len() - pos) as u64).saturating_mul(8) < blocks;
                 return Ok(Header {
                     format: SourceFormat::Jpeg,
                     width,
                     height,
                     exif,
                     icc_bytes,
+                    too_short,
                 });
             }
             _ => {}
@@ -160,6 +172,7 @@ fn jpeg(b: &[u8]) -> Result<Header<'_>, PhotoError> {
 /// Reads IHDR and the chunks before the first IDAT.
 fn png(b: &[u8]) -> Result<Header<'_>, PhotoError> {
     let mut pos = 8;
+    let mut bits_per_pixel = 8u64;
     let mut size = None;
     let mut exif = None;
     let mut icc_bytes = 0usize;
@@ -181,6 +194,13 @@ fn png(b: &[u8]) -> Result<Header<'_>, PhotoError> {
                     ));
                 }
                 size = Some((be32(data, 0).unwrap_or(0), be32(data, 4).unwrap_or(0)));
+                let channels = match data[9] {
+                    2 => 3,
+                    4 => 2,
+                    6 => 4,
+                    _ => 1,
+                };
+                bits_per_pixel = channels * u64::from(data[8]);
             }
             // Compressed: its length is a lower bound on the profile; the decoder's allocation
             // limit bounds the decompressed size.
@@ -188,12 +208,17 @@ fn png(b: &[u8]) -> Result<Header<'_>, PhotoError> {
             b"eXIf" => exif = b.get(pos + 8..data_end),
             b"IDAT" | b"IEND" => {
                 let (width, height) = size.unwrap_or((0, 0));
+                // Deflate cannot compress better than about 1032:1, so the rest of the file
+                // bounds the pixel data it can hold; far less is a cut-off file or a bomb.
+                let raw = u64::from(height) * (1 + (u64::from(width) * bits_per_pixel).div_ceil(8));
+                let too_short = ((b.len() - pos) as u64).saturating_mul(1032) < raw;
                 return Ok(Header {
                     format: SourceFormat::Png,
                     width,
                     height,
                     exif,
                     icc_bytes,
+                    too_short,
                 });
             }
             _ => {}
@@ -258,5 +283,6 @@ fn webp(b: &[u8]) -> Result<Header<'_>, PhotoError> {
         height,
         exif,
         icc_bytes,
+        too_short: false,
     })
 }

@@ -203,7 +203,8 @@ fn insert_photo(
         original_height: n.source.height,
         captured_at,
         location: n.capture.location,
-        added_at: ctx.now,
+        // Stored in milliseconds: return what a later read returns.
+        added_at: DateTime::from_timestamp_millis(ms(ctx.now)).unwrap_or(ctx.now),
         member_id: session.member_id,
         hlc,
         sensitive: kind.is_sensitive(),
