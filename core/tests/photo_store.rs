@@ -8,7 +8,7 @@ use std::path::Path;
 use chrono::{TimeZone, Utc};
 use fieldcrew_core::Error;
 use fieldcrew_core::photo::{PhotoError, sha256_hex};
-use fieldcrew_core::store::{Entity, Op, Session, Store, StoreOptions};
+use fieldcrew_core::store::{Entity, Op, Session, Store, StoreOptions, WipeMode};
 use fieldcrew_core::work_order::{
     Appointment, Customer, DocumentKind, Priority, Site, Status, WorkKind, WorkOrder,
 };
@@ -410,4 +410,17 @@ fn deleting_an_order_after_sync_removes_its_files_but_not_shared_ones() {
             .iter()
             .all(|s| s.id != a.id)
     );
+}
+
+#[test]
+fn a_wipe_at_logout_removes_the_photo_files() {
+    let o = order(WorkKind::MeterRemoval, Status::Arrived, vec![]);
+    let f = fixture(std::slice::from_ref(&o));
+    f.store
+        .add_photo(o.id, DocumentKind::IdCard, &camera_photo(64, 48, 1))
+        .unwrap();
+    let dir = f.store.photos_dir();
+    assert_eq!(files_under(&dir).len(), 2);
+    f.store.wipe(WipeMode::DiscardUnsynced).unwrap();
+    assert!(!dir.exists(), "ID card photos must not outlive the store");
 }

@@ -128,7 +128,9 @@ fn photo_from_row(r: &Row<'_>) -> rusqlite::Result<Photo> {
         source_format: codec::parsed(r, 10)?,
         original_width: r.get(11)?,
         original_height: r.get(12)?,
-        captured_at: codec::opt_time(r, 13)?,
+        captured_at: r
+            .get::<_, Option<i64>>(13)?
+            .and_then(DateTime::from_timestamp_millis),
         location: match (r.get::<_, Option<f64>>(14)?, r.get::<_, Option<f64>>(15)?) {
             (Some(lat), Some(lon)) => Some(GeoPoint { lat, lon }),
             _ => None,
