@@ -1,6 +1,7 @@
 //! The core's detailed internal error. The bindings map it to a small public error the apps can
 //! act on; messages here carry ids and numbers, never names, phone numbers or coordinates.
 
+use crate::photo::PhotoError;
 use crate::reading::ReadingError;
 use crate::work_order::status::TransitionError;
 
@@ -34,6 +35,8 @@ pub enum Error {
     Transition(#[from] TransitionError),
     #[error(transparent)]
     Reading(#[from] ReadingError),
+    #[error("photo: {0}")]
+    Photo(#[from] PhotoError),
     #[error("{field}: {message}")]
     Invalid {
         field: &'static str,

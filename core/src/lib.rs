@@ -6,6 +6,7 @@
 //! - [`work_order`]: the crew's dispatched orders, their appointments and status machine.
 //! - [`reading`]: meter readings, parsing and validation.
 //! - [`survey`]: site survey, meter replacement and customer evaluation records.
+//! - [`photo`]: document and meter photos: normalise, strip metadata, store by content.
 //! - [`store`]: the phone's SQLite store, its schema and migrations, the outbox.
 //! - [`hlc`], [`clock`], [`geo`]: the small pieces the others stand on.
 
@@ -38,6 +39,7 @@ pub mod error;
 pub mod fixtures;
 pub mod geo;
 pub mod hlc;
+pub mod photo;
 pub mod reading;
 pub mod store;
 pub mod survey;

@@ -13,6 +13,7 @@ mod detail;
 mod key;
 mod orders;
 mod outbox;
+mod photos;
 mod progress;
 mod readings;
 mod records;
@@ -39,6 +40,7 @@ pub use detail::{OrderDetail, ReadingView};
 pub use key::StoreKey;
 pub use orders::OrderSummary;
 pub use outbox::{Entity, Op, OutboxEntry};
+pub use photos::{ChecklistItem, DeletedOrderData, DocumentChecklist, Photo};
 pub use progress::{StatusEvent, StatusReport};
 pub use readings::{ReadingEntry, RegisterValue, ReplacementEntry};
 pub use wipe::{UnsyncedWork, WipeMode};
@@ -119,14 +121,20 @@ impl Store {
         let device_id = ensure_device_id(&mut writer)?;
         let reader = open_connection(&path, OpenFlags::SQLITE_OPEN_READ_ONLY, key)?;
         let interrupts = [writer.get_interrupt_handle(), reader.get_interrupt_handle()];
-        Ok(Store {
+        let store = Store {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
             interrupts: Mutex::new(interrupts),
             options,
             device_id,
             path,
-        })
+        };
+        // Photo files a crash left without their row. A failure here must not keep the crew
+        // out of their orders: it is logged and retried at the next open.
+        if let Err(e) = photos::sweep_orphans(&store) {
+            tracing::warn!("photo sweep at open failed: {e}");
+        }
+        Ok(store)
     }
 
     pub fn device_id(&self) -> Uuid {

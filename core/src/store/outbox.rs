@@ -26,6 +26,8 @@ pub enum Entity {
     Evaluation,
     /// A meter the crew installed at the site.
     Meter,
+    /// A photo linked to the order; the file itself is uploaded by its content address.
+    Photo,
 }
 
 crate::text_enum!(Entity {
@@ -35,6 +37,7 @@ crate::text_enum!(Entity {
     Replacement => "replacement",
     Evaluation => "evaluation",
     Meter => "meter",
+    Photo => "photo",
 });
 
 /// `Create` appends a fact; `Update` changes fields of an existing entity.

@@ -83,6 +83,14 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
         }
+        // The photo files (ID cards among them) live in `<db>-photos/`: they go too.
+        let mut photos = path.into_os_string();
+        photos.push("-photos");
+        match std::fs::remove_dir_all(PathBuf::from(photos)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
         tracing::info!("local store wiped");
         Ok(())
     }
