@@ -77,6 +77,12 @@ impl From<CoreError> for FieldCrewError {
                 pending_changes: w.pending_changes,
             },
             CoreError::Interrupted => FieldCrewError::Interrupted,
+            CoreError::Photo(p) => FieldCrewError::UnsupportedPhoto {
+                detail: p.to_string(),
+            },
+            CoreError::PhotoTampered { .. } => FieldCrewError::Storage {
+                detail: e.to_string(),
+            },
             other => {
                 tracing::warn!(error = %other, "storage error");
                 FieldCrewError::Storage {

@@ -196,6 +196,45 @@ impl FieldCrew {
         Ok(self.store()?.add_evaluation(id, score, &comment)?.into())
     }
 
+    /// Normalises the camera's bytes (JPEG from the camera; PNG and WebP accepted) into an
+    /// upright, metadata-free JPEG and thumbnail, stored encrypted, and links it to the order.
+    /// Slow (decoding, resizing): background thread. HEIC and other formats are
+    /// [`FieldCrewError::UnsupportedPhoto`].
+    pub fn add_photo(&self, order_id: String, kind: DocumentKind, bytes: Vec<u8>) -> Result<Photo> {
+        let id = types::uuid("order_id", &order_id)?;
+        Ok(self.store()?.add_photo(id, kind.into(), &bytes)?.into())
+    }
+
+    pub fn photos(&self, order_id: String) -> Result<Vec<Photo>> {
+        let id = types::uuid("order_id", &order_id)?;
+        Ok(self
+            .store()?
+            .photos(id)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// The photo's JPEG, decrypted and verified, for display. Never write it to a shared
+    /// gallery. Reads a file: background thread.
+    pub fn photo_jpeg(&self, photo_id: String) -> Result<Vec<u8>> {
+        let store = self.store()?;
+        let photo = store.photo(types::uuid("photo_id", &photo_id)?)?;
+        Ok(store.photo_bytes(&photo)?)
+    }
+
+    pub fn thumbnail_jpeg(&self, photo_id: String) -> Result<Vec<u8>> {
+        let store = self.store()?;
+        let photo = store.photo(types::uuid("photo_id", &photo_id)?)?;
+        Ok(store.thumbnail_bytes(&photo)?)
+    }
+
+    /// Required documents: captured or missing. Cheap.
+    pub fn document_checklist(&self, order_id: String) -> Result<DocumentChecklist> {
+        let id = types::uuid("order_id", &order_id)?;
+        Ok(self.store()?.document_checklist(id)?.into())
+    }
+
     /// Changes waiting for the server. Cheap.
     pub fn pending_count(&self) -> Result<u64> {
         Ok(self.store()?.pending_count()?)

@@ -769,3 +769,70 @@ impl From<store::UnsyncedWork> for UnsyncedWork {
         }
     }
 }
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Photo {
+    pub id: String,
+    pub order_id: String,
+    pub kind: DocumentKind,
+    /// Content address: SHA-256 of the stored JPEG.
+    pub sha256: String,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    pub captured_at: Option<SystemTime>,
+    pub added_at: SystemTime,
+    /// ID cards, property certificates, business licences.
+    pub sensitive: bool,
+}
+
+impl From<store::Photo> for Photo {
+    fn from(p: store::Photo) -> Self {
+        Photo {
+            id: p.id.to_string(),
+            order_id: p.order_id.to_string(),
+            kind: p.kind.into(),
+            sha256: p.sha256,
+            bytes: p.bytes,
+            width: p.width,
+            height: p.height,
+            captured_at: p.captured_at.map(time),
+            added_at: time(p.added_at),
+            sensitive: p.sensitive,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ChecklistItem {
+    pub kind: DocumentKind,
+    pub required: bool,
+    pub photos: u32,
+    pub latest_photo_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DocumentChecklist {
+    pub items: Vec<ChecklistItem>,
+    pub missing: Vec<DocumentKind>,
+    pub complete: bool,
+}
+
+impl From<store::DocumentChecklist> for DocumentChecklist {
+    fn from(c: store::DocumentChecklist) -> Self {
+        DocumentChecklist {
+            complete: c.is_complete(),
+            missing: c.missing.into_iter().map(Into::into).collect(),
+            items: c
+                .items
+                .into_iter()
+                .map(|i| ChecklistItem {
+                    kind: i.kind.into(),
+                    required: i.required,
+                    photos: i.photos,
+                    latest_photo_id: i.latest.map(|l| l.to_string()),
+                })
+                .collect(),
+        }
+    }
+}

@@ -47,6 +47,9 @@ pub enum Error {
     /// Wiping the device would lose work the server has not received.
     #[error("{} change(s) on {} order(s) are not synced yet", .0.pending_changes, .0.orders)]
     UnsyncedWork(crate::store::UnsyncedWork),
+    /// A stored photo file is not what was stored (tampered with or damaged); it is not shown.
+    #[error("photo {photo} failed its integrity check")]
+    PhotoTampered { photo: uuid::Uuid },
     #[error("the operation was interrupted")]
     Interrupted,
     #[error("stored data is inconsistent: {0}")]

@@ -2,6 +2,8 @@
 //! error that changes nothing, and rotating the key keeps every record.
 
 mod common;
+#[allow(dead_code)]
+mod photo_support;
 
 use common::*;
 use fieldcrew_core::Error;
@@ -166,4 +168,106 @@ fn rekeying_a_plain_store_is_refused() {
         t.store.rekey(key(4)).unwrap_err(),
         Error::NotEncrypted
     ));
+}
+
+/// An encrypted store with one ID-card photo on an accepted order.
+fn store_with_photo(
+    k: Option<StoreKey>,
+) -> (TestStore, Store, fieldcrew_core::store::Photo, Vec<u8>) {
+    use fieldcrew_core::work_order::DocumentKind;
+    let t = open_at(morning());
+    let path = t.dir.path().join("photos.db");
+    let store = Store::open(
+        &path,
+        StoreOptions {
+            key: k,
+            ..options(&t.clock)
+        },
+    )
+    .unwrap();
+    store
+        .sign_in(&Session {
+            member_id: "m-li".into(),
+            crew_id: "crew-west".into(),
+        })
+        .unwrap();
+    let o = order("GD-P-1", WorkKind::NewConnection, morning());
+    store.save_server_orders(&[o.clone()]).unwrap();
+    let camera = photo_support::plain_jpeg(640, 480);
+    let photo = store
+        .add_photo(o.id, DocumentKind::IdCard, &camera)
+        .unwrap();
+    (t, store, photo, camera)
+}
+
+#[test]
+fn photo_files_are_encrypted_and_read_back_verified() {
+    let (_t, store, photo, _) = store_with_photo(Some(key(1)));
+    let on_disk = std::fs::read(store.photo_path(&photo)).unwrap();
+    assert!(!on_disk.starts_with(&[0xff, 0xd8]), "no JPEG on disk");
+    assert!(!contains(&on_disk, b"JFIF"));
+    let thumb_on_disk = std::fs::read(store.thumbnail_path(&photo)).unwrap();
+    assert!(!thumb_on_disk.starts_with(&[0xff, 0xd8]));
+
+    let jpeg = store.photo_bytes(&photo).unwrap();
+    assert!(jpeg.starts_with(&[0xff, 0xd8]));
+    assert_eq!(
+        fieldcrew_core::photo::sha256_hex(&jpeg),
+        photo.sha256,
+        "content address holds"
+    );
+    assert!(
+        store
+            .thumbnail_bytes(&photo)
+            .unwrap()
+            .starts_with(&[0xff, 0xd8])
+    );
+
+    // A copy of the photo directory is useless with another key (the database's key).
+    let path = store.path().to_path_buf();
+    drop(store);
+    assert!(matches!(
+        Store::open(
+            &path,
+            StoreOptions {
+                key: Some(key(2)),
+                ..Default::default()
+            }
+        )
+        .unwrap_err(),
+        Error::WrongKey
+    ));
+}
+
+#[test]
+fn a_flipped_byte_in_a_photo_is_detected_and_never_shown() {
+    for k in [Some(key(1)), None] {
+        let (_t, store, photo, _) = store_with_photo(k.clone());
+        for file in [store.photo_path(&photo), store.thumbnail_path(&photo)] {
+            let mut bytes = std::fs::read(&file).unwrap();
+            let mid = bytes.len() / 2;
+            bytes[mid] ^= 0x20;
+            std::fs::write(&file, &bytes).unwrap();
+        }
+        let err = store.photo_bytes(&photo).unwrap_err();
+        assert!(
+            matches!(err, Error::PhotoTampered { photo: id } if id == photo.id),
+            "{err:?}"
+        );
+        if k.is_some() {
+            // Thumbnails are authenticated too when encrypted.
+            assert!(matches!(
+                store.thumbnail_bytes(&photo).unwrap_err(),
+                Error::PhotoTampered { .. }
+            ));
+        }
+    }
+}
+
+#[test]
+fn rekeying_keeps_photos_readable() {
+    let (_t, mut store, photo, _) = store_with_photo(Some(key(1)));
+    let before = store.photo_bytes(&photo).unwrap();
+    store.rekey(key(5)).unwrap();
+    assert_eq!(store.photo_bytes(&photo).unwrap(), before);
 }

@@ -12,10 +12,28 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// The photo files under one root directory (the app's private files directory).
+use super::cipher::{PhotoCipher, Role};
+
+/// The photo files under one root directory (the app's private files directory), encrypted
+/// when a cipher is set (see [`super::cipher`]).
 #[derive(Debug, Clone)]
 pub struct PhotoFiles {
     root: PathBuf,
+    cipher: Option<PhotoCipher>,
+}
+
+/// Why a stored photo could not be read back.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(io::Error),
+    /// The file is not what was stored: tampered with, truncated or under another key.
+    Tampered,
+}
+
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> Self {
+        ReadError::Io(e)
+    }
 }
 
 /// True for a lowercase hex SHA-256: the only names this store ever joins to its root, so a
@@ -41,12 +59,21 @@ impl PhotoFiles {
             use std::os::unix::fs::PermissionsExt;
             fs::set_permissions(&root, fs::Permissions::from_mode(0o700))?;
         }
-        Ok(PhotoFiles { root })
+        Ok(PhotoFiles { root, cipher: None })
     }
 
     /// The files under `root`, without creating or checking anything (for building paths).
     pub fn at(root: impl Into<PathBuf>) -> PhotoFiles {
-        PhotoFiles { root: root.into() }
+        PhotoFiles {
+            root: root.into(),
+            cipher: None,
+        }
+    }
+
+    /// Encrypts what is written and authenticates what is read from now on.
+    pub fn with_cipher(mut self, cipher: Option<PhotoCipher>) -> PhotoFiles {
+        self.cipher = cipher;
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -83,8 +110,18 @@ impl PhotoFiles {
         }
         let dir = self.root.join(&sha256[..2]);
         fs::create_dir_all(&dir)?;
-        self.write_atomic(&self.thumbnail_path(sha256), thumbnail)?;
-        self.write_atomic(&self.photo_path(sha256), photo)?;
+        let (photo, thumbnail) = match &self.cipher {
+            Some(c) => (
+                std::borrow::Cow::Owned(c.seal(sha256, Role::Photo, photo)),
+                std::borrow::Cow::Owned(c.seal(sha256, Role::Thumbnail, thumbnail)),
+            ),
+            None => (
+                std::borrow::Cow::Borrowed(photo),
+                std::borrow::Cow::Borrowed(thumbnail),
+            ),
+        };
+        self.write_atomic(&self.thumbnail_path(sha256), &thumbnail)?;
+        self.write_atomic(&self.photo_path(sha256), &photo)?;
         sync_dir(&dir)?;
         Ok(true)
     }
@@ -105,6 +142,37 @@ impl PhotoFiles {
             let _ = fs::remove_file(&tmp);
         }
         result
+    }
+
+    /// The photo's JPEG, decrypted and checked: its SHA-256 must be its name, so a file changed
+    /// on disk (even without encryption) is [`ReadError::Tampered`], never shown.
+    pub fn read_photo(&self, sha256: &str) -> Result<Vec<u8>, ReadError> {
+        if !is_content_address(sha256) {
+            return Err(bad_address().into());
+        }
+        let jpeg = self.read_file(&self.photo_path(sha256), sha256, Role::Photo)?;
+        if super::sha256_hex(&jpeg) != sha256 {
+            return Err(ReadError::Tampered);
+        }
+        Ok(jpeg)
+    }
+
+    /// The thumbnail's JPEG, decrypted and authenticated (when encrypted).
+    pub fn read_thumbnail(&self, sha256: &str) -> Result<Vec<u8>, ReadError> {
+        if !is_content_address(sha256) {
+            return Err(bad_address().into());
+        }
+        self.read_file(&self.thumbnail_path(sha256), sha256, Role::Thumbnail)
+    }
+
+    fn read_file(&self, path: &Path, sha256: &str, role: Role) -> Result<Vec<u8>, ReadError> {
+        let bytes = fs::read(path)?;
+        match &self.cipher {
+            Some(c) => c
+                .open(sha256, role, &bytes)
+                .map_err(|_| ReadError::Tampered),
+            None => Ok(bytes),
+        }
     }
 
     /// Removes a photo and its thumbnail (missing files are not an error).

@@ -26,6 +26,7 @@
 //! Everything here is pure Rust (jpeg-decoder, fast_image_resize, jpeg-encoder, image for
 //! PNG/WebP), so it cross-compiles for Android and iOS without a C toolchain.
 
+pub mod cipher;
 mod decode;
 mod encode;
 mod error;
@@ -41,7 +42,7 @@ use sha2::{Digest, Sha256};
 use crate::work_order::DocumentKind;
 
 pub use error::PhotoError;
-pub use files::{PhotoFiles, is_content_address};
+pub use files::{PhotoFiles, ReadError, is_content_address};
 pub use meta::CaptureInfo;
 pub use sniff::{SourceFormat, sniff};
 

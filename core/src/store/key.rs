@@ -29,12 +29,6 @@ impl StoreKey {
         Ok(StoreKey(key))
     }
 
-    /// The raw key, for deriving the photo files' key.
-    #[allow(dead_code)] // used by the photo store once photos are encrypted
-    pub(crate) fn bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
     /// The SQLCipher raw-key literal, `"x'…'"`. Only hex digits: nothing to escape.
     pub(crate) fn sqlcipher_literal(&self) -> zeroize::Zeroizing<String> {
         let mut s = String::with_capacity(68);

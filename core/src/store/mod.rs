@@ -86,6 +86,9 @@ pub struct Store {
     interrupts: Mutex<[InterruptHandle; 2]>,
     options: StoreOptions,
     device_id: Uuid,
+    /// The photo files' data key: random, made once, kept in the encrypted database (so the
+    /// store key wraps it and rekeying never touches a photo file). `None` for a plain store.
+    photo_key: Option<zeroize::Zeroizing<[u8; 32]>>,
     path: PathBuf,
 }
 
@@ -119,6 +122,10 @@ impl Store {
         )?;
         schema::migrate(&mut writer).map_err(map_open_error)?;
         let device_id = ensure_device_id(&mut writer)?;
+        let photo_key = match key {
+            Some(_) => Some(ensure_photo_key(&mut writer)?),
+            None => None,
+        };
         let reader = open_connection(&path, OpenFlags::SQLITE_OPEN_READ_ONLY, key)?;
         let interrupts = [writer.get_interrupt_handle(), reader.get_interrupt_handle()];
         let store = Store {
@@ -127,6 +134,7 @@ impl Store {
             interrupts: Mutex::new(interrupts),
             options,
             device_id,
+            photo_key,
             path,
         };
         // Photo files a crash left without their row. A failure here must not keep the crew
@@ -143,6 +151,10 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub(crate) fn photo_key(&self) -> Option<&[u8; 32]> {
+        self.photo_key.as_deref()
     }
 
     pub fn options(&self) -> &StoreOptions {
@@ -315,6 +327,31 @@ fn open_connection(path: &Path, flags: OpenFlags, key: Option<&StoreKey>) -> Res
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+fn ensure_photo_key(conn: &mut Connection) -> Result<zeroize::Zeroizing<[u8; 32]>> {
+    use rand::RngCore;
+    let tx = conn.transaction()?;
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    match get_meta(&tx, "photo_key")? {
+        Some(hex) => {
+            if hex.len() != 64 || !hex.is_ascii() {
+                return Err(Error::Corrupt("photo key".into()));
+            }
+            for (i, byte) in key.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+                    .map_err(|_| Error::Corrupt("photo key".into()))?;
+            }
+        }
+        None => {
+            rand::rng().fill_bytes(key.as_mut());
+            let hex: zeroize::Zeroizing<String> =
+                zeroize::Zeroizing::new(key.iter().map(|b| format!("{b:02x}")).collect());
+            set_meta(&tx, "photo_key", &hex)?;
+        }
+    }
+    tx.commit()?;
+    Ok(key)
 }
 
 fn ensure_device_id(conn: &mut Connection) -> Result<Uuid> {

@@ -27,7 +27,10 @@ use super::{Store, WriteCtx, require_session};
 use crate::error::{Error, Result};
 use crate::geo::GeoPoint;
 use crate::hlc::Hlc;
-use crate::photo::{NormalizeOptions, NormalizedPhoto, PhotoFiles, SourceFormat, normalize};
+use crate::photo::cipher::PhotoCipher;
+use crate::photo::{
+    NormalizeOptions, NormalizedPhoto, PhotoFiles, ReadError, SourceFormat, normalize,
+};
 use crate::work_order::{DocumentKind, Status};
 
 /// Serialises photo file writes and removals with the row changes that depend on them.
@@ -204,7 +207,15 @@ fn insert_photo(
         original_width: n.source.width,
         original_height: n.source.height,
         captured_at,
-        location: n.capture.location,
+        // Site-level precision, as for status reports (the camera's EXIF may be finer).
+        location: n.capture.location.map(|p| {
+            crate::geo::Fix {
+                point: p,
+                accuracy_m: None,
+            }
+            .site_level()
+            .point
+        }),
         // Stored in milliseconds: return what a later read returns.
         added_at: DateTime::from_timestamp_millis(ms(ctx.now)).unwrap_or(ctx.now),
         member_id: session.member_id,
@@ -277,7 +288,39 @@ impl Store {
     }
 
     fn photo_files(&self) -> Result<PhotoFiles> {
-        Ok(PhotoFiles::open(self.photos_dir())?)
+        Ok(PhotoFiles::open(self.photos_dir())?.with_cipher(self.photo_cipher()))
+    }
+
+    /// Photo files are encrypted exactly when the database is, under the store's photo key.
+    fn photo_cipher(&self) -> Option<PhotoCipher> {
+        self.photo_key().map(PhotoCipher::from_data_key)
+    }
+
+    fn read_photo_file(
+        &self,
+        photo: &Photo,
+        read: impl FnOnce(&PhotoFiles, &str) -> std::result::Result<Vec<u8>, ReadError>,
+    ) -> Result<Vec<u8>> {
+        let files = PhotoFiles::at(self.photos_dir()).with_cipher(self.photo_cipher());
+        read(&files, &photo.sha256).map_err(|e| match e {
+            ReadError::Io(e) => Error::Io(e),
+            ReadError::Tampered => {
+                tracing::warn!(photo = %photo.id, "photo file failed authentication");
+                Error::PhotoTampered { photo: photo.id }
+            }
+        })
+    }
+
+    /// The photo's JPEG for display or upload: decrypted, and checked against its content
+    /// address. A changed file is [`Error::PhotoTampered`], never shown. Reads the file: call it
+    /// off the main thread.
+    pub fn photo_bytes(&self, photo: &Photo) -> Result<Vec<u8>> {
+        self.read_photo_file(photo, PhotoFiles::read_photo)
+    }
+
+    /// The thumbnail's JPEG, decrypted and authenticated.
+    pub fn thumbnail_bytes(&self, photo: &Photo) -> Result<Vec<u8>> {
+        self.read_photo_file(photo, PhotoFiles::read_thumbnail)
     }
 
     /// Normalises the camera's bytes (the defaults for `kind`) and links the photo to the order.
@@ -336,8 +379,8 @@ impl Store {
         self.read(|c| load_photos(c, order_id))
     }
 
-    /// The stored JPEG of a photo (app-private; hand the shell the path, never copy it to a
-    /// shared gallery).
+    /// Where the photo's file is (app-private). With an encrypted store the file is ciphertext:
+    /// show [`Store::photo_bytes`] instead.
     pub fn photo_path(&self, photo: &Photo) -> PathBuf {
         PhotoFiles::at(self.photos_dir()).photo_path(&photo.sha256)
     }

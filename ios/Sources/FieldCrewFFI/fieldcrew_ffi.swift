@@ -687,6 +687,14 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
     func addEvaluation(orderId: String, score: UInt8, comment: String) throws  -> Evaluation
     
     /**
+     * Normalises the camera's bytes (JPEG from the camera; PNG and WebP accepted) into an
+     * upright, metadata-free JPEG and thumbnail, stored encrypted, and links it to the order.
+     * Slow (decoding, resizing): background thread. HEIC and other formats are
+     * [`FieldCrewError::UnsupportedPhoto`].
+     */
+    func addPhoto(orderId: String, kind: DocumentKind, bytes: Data) throws  -> Photo
+    
+    /**
      * The agenda of a local day (`"2026-11-25"`), grouped by area; nearest-next from
      * `position` when given.
      */
@@ -696,6 +704,11 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
      * The warnings a reading set would raise, without saving it. Cheap.
      */
     func checkReadings(entry: ReadingEntry) throws  -> [ReadingWarning]
+    
+    /**
+     * Required documents: captured or missing. Cheap.
+     */
+    func documentChecklist(orderId: String) throws  -> DocumentChecklist
     
     func installMeter(orderId: String, meter: Meter) throws 
     
@@ -712,6 +725,14 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
      * Changes waiting for the server. Cheap.
      */
     func pendingCount() throws  -> UInt64
+    
+    /**
+     * The photo's JPEG, decrypted and verified, for display. Never write it to a shared
+     * gallery. Reads a file: background thread.
+     */
+    func photoJpeg(photoId: String) throws  -> Data
+    
+    func photos(orderId: String) throws  -> [Photo]
     
     /**
      * Validates and saves a reading set. Unconfirmed warnings give
@@ -748,6 +769,8 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
      * Records who works on this device. Cheap.
      */
     func signIn(memberId: String, crewId: String) throws 
+    
+    func thumbnailJpeg(photoId: String) throws  -> Data
     
     /**
      * What logging out now would lose. Cheap.
@@ -847,6 +870,24 @@ open func addEvaluation(orderId: String, score: UInt8, comment: String)throws  -
 }
     
     /**
+     * Normalises the camera's bytes (JPEG from the camera; PNG and WebP accepted) into an
+     * upright, metadata-free JPEG and thumbnail, stored encrypted, and links it to the order.
+     * Slow (decoding, resizing): background thread. HEIC and other formats are
+     * [`FieldCrewError::UnsupportedPhoto`].
+     */
+open func addPhoto(orderId: String, kind: DocumentKind, bytes: Data)throws  -> Photo  {
+    return try  FfiConverterTypePhoto_lift(try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_fieldcrew_add_photo(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(orderId),
+        FfiConverterTypeDocumentKind_lower(kind),
+        FfiConverterData.lower(bytes),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The agenda of a local day (`"2026-11-25"`), grouped by area; nearest-next from
      * `position` when given.
      */
@@ -870,6 +911,19 @@ open func checkReadings(entry: ReadingEntry)throws  -> [ReadingWarning]  {
     uniffi_fieldcrew_ffi_fn_method_fieldcrew_check_readings(
             self.uniffiCloneHandle(),
         FfiConverterTypeReadingEntry_lower(entry),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Required documents: captured or missing. Cheap.
+     */
+open func documentChecklist(orderId: String)throws  -> DocumentChecklist  {
+    return try  FfiConverterTypeDocumentChecklist_lift(try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_fieldcrew_document_checklist(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(orderId),uniffiCallStatus
     )
 })
 }
@@ -924,6 +978,30 @@ open func pendingCount()throws  -> UInt64  {
         uniffiCallStatus in
     uniffi_fieldcrew_ffi_fn_method_fieldcrew_pending_count(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The photo's JPEG, decrypted and verified, for display. Never write it to a shared
+     * gallery. Reads a file: background thread.
+     */
+open func photoJpeg(photoId: String)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_fieldcrew_photo_jpeg(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(photoId),uniffiCallStatus
+    )
+})
+}
+    
+open func photos(orderId: String)throws  -> [Photo]  {
+    return try  FfiConverterSequenceTypePhoto.lift(try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_fieldcrew_photos(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(orderId),uniffiCallStatus
     )
 })
 }
@@ -1026,6 +1104,16 @@ open func signIn(memberId: String, crewId: String)throws   {try rustCallWithErro
         FfiConverterString.lower(crewId),uniffiCallStatus
     )
 }
+}
+    
+open func thumbnailJpeg(photoId: String)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_fieldcrew_thumbnail_jpeg(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(photoId),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -1224,6 +1312,68 @@ public func FfiConverterTypeAgendaItem_lift(_ buf: RustBuffer) throws -> AgendaI
 #endif
 public func FfiConverterTypeAgendaItem_lower(_ value: AgendaItem) -> RustBuffer {
     return FfiConverterTypeAgendaItem.lower(value)
+}
+
+
+public struct ChecklistItem: Equatable, Hashable {
+    public var kind: DocumentKind
+    public var required: Bool
+    public var photos: UInt32
+    public var latestPhotoId: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(kind: DocumentKind, required: Bool, photos: UInt32, latestPhotoId: String?) {
+        self.kind = kind
+        self.required = required
+        self.photos = photos
+        self.latestPhotoId = latestPhotoId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChecklistItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChecklistItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChecklistItem {
+        return
+            try ChecklistItem(
+                kind: FfiConverterTypeDocumentKind.read(from: &buf), 
+                required: FfiConverterBool.read(from: &buf), 
+                photos: FfiConverterUInt32.read(from: &buf), 
+                latestPhotoId: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChecklistItem, into buf: inout [UInt8]) {
+        FfiConverterTypeDocumentKind.write(value.kind, into: &buf)
+        FfiConverterBool.write(value.required, into: &buf)
+        FfiConverterUInt32.write(value.photos, into: &buf)
+        FfiConverterOptionString.write(value.latestPhotoId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChecklistItem_lift(_ buf: RustBuffer) throws -> ChecklistItem {
+    return try FfiConverterTypeChecklistItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChecklistItem_lower(_ value: ChecklistItem) -> RustBuffer {
+    return FfiConverterTypeChecklistItem.lower(value)
 }
 
 
@@ -1435,6 +1585,64 @@ public func FfiConverterTypeConfirmedWarning_lift(_ buf: RustBuffer) throws -> C
 #endif
 public func FfiConverterTypeConfirmedWarning_lower(_ value: ConfirmedWarning) -> RustBuffer {
     return FfiConverterTypeConfirmedWarning.lower(value)
+}
+
+
+public struct DocumentChecklist: Equatable, Hashable {
+    public var items: [ChecklistItem]
+    public var missing: [DocumentKind]
+    public var complete: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(items: [ChecklistItem], missing: [DocumentKind], complete: Bool) {
+        self.items = items
+        self.missing = missing
+        self.complete = complete
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DocumentChecklist: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDocumentChecklist: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DocumentChecklist {
+        return
+            try DocumentChecklist(
+                items: FfiConverterSequenceTypeChecklistItem.read(from: &buf), 
+                missing: FfiConverterSequenceTypeDocumentKind.read(from: &buf), 
+                complete: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DocumentChecklist, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeChecklistItem.write(value.items, into: &buf)
+        FfiConverterSequenceTypeDocumentKind.write(value.missing, into: &buf)
+        FfiConverterBool.write(value.complete, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentChecklist_lift(_ buf: RustBuffer) throws -> DocumentChecklist {
+    return try FfiConverterTypeDocumentChecklist.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentChecklist_lower(_ value: DocumentChecklist) -> RustBuffer {
+    return FfiConverterTypeDocumentChecklist.lower(value)
 }
 
 
@@ -2166,6 +2374,104 @@ public func FfiConverterTypeOrderSummary_lift(_ buf: RustBuffer) throws -> Order
 #endif
 public func FfiConverterTypeOrderSummary_lower(_ value: OrderSummary) -> RustBuffer {
     return FfiConverterTypeOrderSummary.lower(value)
+}
+
+
+public struct Photo: Equatable, Hashable {
+    public var id: String
+    public var orderId: String
+    public var kind: DocumentKind
+    /**
+     * Content address: SHA-256 of the stored JPEG.
+     */
+    public var sha256: String
+    public var bytes: UInt64
+    public var width: UInt32
+    public var height: UInt32
+    public var capturedAt: Date?
+    public var addedAt: Date
+    /**
+     * ID cards, property certificates, business licences.
+     */
+    public var sensitive: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, orderId: String, kind: DocumentKind, 
+        /**
+         * Content address: SHA-256 of the stored JPEG.
+         */sha256: String, bytes: UInt64, width: UInt32, height: UInt32, capturedAt: Date?, addedAt: Date, 
+        /**
+         * ID cards, property certificates, business licences.
+         */sensitive: Bool) {
+        self.id = id
+        self.orderId = orderId
+        self.kind = kind
+        self.sha256 = sha256
+        self.bytes = bytes
+        self.width = width
+        self.height = height
+        self.capturedAt = capturedAt
+        self.addedAt = addedAt
+        self.sensitive = sensitive
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Photo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhoto: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Photo {
+        return
+            try Photo(
+                id: FfiConverterString.read(from: &buf), 
+                orderId: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeDocumentKind.read(from: &buf), 
+                sha256: FfiConverterString.read(from: &buf), 
+                bytes: FfiConverterUInt64.read(from: &buf), 
+                width: FfiConverterUInt32.read(from: &buf), 
+                height: FfiConverterUInt32.read(from: &buf), 
+                capturedAt: FfiConverterOptionTimestamp.read(from: &buf), 
+                addedAt: FfiConverterTimestamp.read(from: &buf), 
+                sensitive: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Photo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.orderId, into: &buf)
+        FfiConverterTypeDocumentKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.sha256, into: &buf)
+        FfiConverterUInt64.write(value.bytes, into: &buf)
+        FfiConverterUInt32.write(value.width, into: &buf)
+        FfiConverterUInt32.write(value.height, into: &buf)
+        FfiConverterOptionTimestamp.write(value.capturedAt, into: &buf)
+        FfiConverterTimestamp.write(value.addedAt, into: &buf)
+        FfiConverterBool.write(value.sensitive, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoto_lift(_ buf: RustBuffer) throws -> Photo {
+    return try FfiConverterTypePhoto.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhoto_lower(_ value: Photo) -> RustBuffer {
+    return FfiConverterTypePhoto.lower(value)
 }
 
 
@@ -4340,6 +4646,31 @@ fileprivate struct FfiConverterSequenceTypeAgendaItem: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeChecklistItem: FfiConverterRustBuffer {
+    typealias SwiftType = [ChecklistItem]
+
+    public static func write(_ value: [ChecklistItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeChecklistItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ChecklistItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ChecklistItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeChecklistItem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeConfirmation: FfiConverterRustBuffer {
     typealias SwiftType = [Confirmation]
 
@@ -4565,6 +4896,31 @@ fileprivate struct FfiConverterSequenceTypeOrderSummary: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypePhoto: FfiConverterRustBuffer {
+    typealias SwiftType = [Photo]
+
+    public static func write(_ value: [Photo], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePhoto.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Photo] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Photo]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePhoto.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeReadingWarning: FfiConverterRustBuffer {
     typealias SwiftType = [ReadingWarning]
 
@@ -4705,10 +5061,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_add_evaluation() != 23318) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_add_photo() != 27701) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_agenda() != 26151) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_check_readings() != 28508) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_document_checklist() != 46652) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_install_meter() != 51780) {
@@ -4724,6 +5086,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_pending_count() != 56033) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photo_jpeg() != 42393) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photos() != 59569) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_record_readings() != 2792) {
@@ -4748,6 +5116,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sign_in() != 53076) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_thumbnail_jpeg() != 34783) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_unsynced_work() != 64960) {

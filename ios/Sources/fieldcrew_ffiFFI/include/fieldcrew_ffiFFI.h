@@ -263,6 +263,11 @@ uint64_t uniffi_fieldcrew_ffi_fn_constructor_fieldcrew_open(RustBuffer config, R
 RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_add_evaluation(uint64_t ptr, RustBuffer order_id, uint8_t score, RustBuffer comment, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_ADD_PHOTO
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_ADD_PHOTO
+RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_add_photo(uint64_t ptr, RustBuffer order_id, RustBuffer kind, RustBuffer bytes, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_AGENDA
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_AGENDA
 RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_agenda(uint64_t ptr, RustBuffer day, RustBuffer position, RustCallStatus *_Nonnull out_status
@@ -271,6 +276,11 @@ RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_agenda(uint64_t ptr, RustBuf
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_CHECK_READINGS
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_CHECK_READINGS
 RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_check_readings(uint64_t ptr, RustBuffer entry, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_DOCUMENT_CHECKLIST
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_DOCUMENT_CHECKLIST
+RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_document_checklist(uint64_t ptr, RustBuffer order_id, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_INSTALL_METER
@@ -296,6 +306,16 @@ RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_orders_by_status(uint64_t pt
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_PENDING_COUNT
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_PENDING_COUNT
 uint64_t uniffi_fieldcrew_ffi_fn_method_fieldcrew_pending_count(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_PHOTO_JPEG
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_PHOTO_JPEG
+RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_photo_jpeg(uint64_t ptr, RustBuffer photo_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_PHOTOS
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_PHOTOS
+RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_photos(uint64_t ptr, RustBuffer order_id, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_RECORD_READINGS
@@ -336,6 +356,11 @@ void uniffi_fieldcrew_ffi_fn_method_fieldcrew_set_crew_notes(uint64_t ptr, RustB
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_SIGN_IN
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_SIGN_IN
 void uniffi_fieldcrew_ffi_fn_method_fieldcrew_sign_in(uint64_t ptr, RustBuffer member_id, RustBuffer crew_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_THUMBNAIL_JPEG
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_THUMBNAIL_JPEG
+RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_thumbnail_jpeg(uint64_t ptr, RustBuffer photo_id, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_UNSYNCED_WORK
@@ -614,6 +639,12 @@ uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_add_evaluation(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_ADD_PHOTO
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_ADD_PHOTO
+uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_add_photo(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_AGENDA
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_AGENDA
 uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_agenda(void
@@ -623,6 +654,12 @@ uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_agenda(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_CHECK_READINGS
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_CHECK_READINGS
 uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_check_readings(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_DOCUMENT_CHECKLIST
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_DOCUMENT_CHECKLIST
+uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_document_checklist(void
     
 );
 #endif
@@ -653,6 +690,18 @@ uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_orders_by_status(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_PENDING_COUNT
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_PENDING_COUNT
 uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_pending_count(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_PHOTO_JPEG
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_PHOTO_JPEG
+uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photo_jpeg(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_PHOTOS
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_PHOTOS
+uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photos(void
     
 );
 #endif
@@ -701,6 +750,12 @@ uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_set_crew_notes(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_SIGN_IN
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_SIGN_IN
 uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sign_in(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_THUMBNAIL_JPEG
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_THUMBNAIL_JPEG
+uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_thumbnail_jpeg(void
     
 );
 #endif

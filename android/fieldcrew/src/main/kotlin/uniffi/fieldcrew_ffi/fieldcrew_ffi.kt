@@ -677,9 +677,13 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_add_evaluation(
     ): Int
+    external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_add_photo(
+    ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_agenda(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_check_readings(
+    ): Int
+    external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_document_checklist(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_install_meter(
     ): Int
@@ -690,6 +694,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_orders_by_status(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_pending_count(
+    ): Int
+    external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photo_jpeg(
+    ): Int
+    external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photos(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_record_readings(
     ): Int
@@ -706,6 +714,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_set_crew_notes(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sign_in(
+    ): Int
+    external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_thumbnail_jpeg(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_unsynced_work(
     ): Int
@@ -741,9 +751,13 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_add_evaluation(`ptr`: Long,`orderId`: RustBuffer.ByValue,`score`: Byte,`comment`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_add_photo(`ptr`: Long,`orderId`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`bytes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_agenda(`ptr`: Long,`day`: RustBuffer.ByValue,`position`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_check_readings(`ptr`: Long,`entry`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_document_checklist(`ptr`: Long,`orderId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_install_meter(`ptr`: Long,`orderId`: RustBuffer.ByValue,`meter`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -755,6 +769,10 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_pending_count(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_photo_jpeg(`ptr`: Long,`photoId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_photos(`ptr`: Long,`orderId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_record_readings(`ptr`: Long,`entry`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_record_replacement(`ptr`: Long,`entry`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -771,6 +789,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_sign_in(`ptr`: Long,`memberId`: RustBuffer.ByValue,`crewId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_thumbnail_jpeg(`ptr`: Long,`photoId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_unsynced_work(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_wipe(`ptr`: Long,`discardUnsynced`: Byte,uniffi_out_err: UniffiRustCallStatus, 
@@ -897,10 +917,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_add_evaluation() and 0xFFFF) != 23318) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_add_photo() and 0xFFFF) != 27701) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_agenda() and 0xFFFF) != 26151) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_check_readings() and 0xFFFF) != 28508) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_document_checklist() and 0xFFFF) != 46652) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_install_meter() and 0xFFFF) != 51780) {
@@ -916,6 +942,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_pending_count() and 0xFFFF) != 56033) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photo_jpeg() and 0xFFFF) != 42393) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photos() and 0xFFFF) != 59569) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_record_readings() and 0xFFFF) != 2792) {
@@ -940,6 +972,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sign_in() and 0xFFFF) != 53076) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_thumbnail_jpeg() and 0xFFFF) != 34783) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_unsynced_work() and 0xFFFF) != 64960) {
@@ -1476,6 +1511,14 @@ public interface FieldCrewInterface {
     fun `addEvaluation`(`orderId`: kotlin.String, `score`: kotlin.UByte, `comment`: kotlin.String): Evaluation
     
     /**
+     * Normalises the camera's bytes (JPEG from the camera; PNG and WebP accepted) into an
+     * upright, metadata-free JPEG and thumbnail, stored encrypted, and links it to the order.
+     * Slow (decoding, resizing): background thread. HEIC and other formats are
+     * [`FieldCrewError::UnsupportedPhoto`].
+     */
+    fun `addPhoto`(`orderId`: kotlin.String, `kind`: DocumentKind, `bytes`: kotlin.ByteArray): Photo
+    
+    /**
      * The agenda of a local day (`"2026-11-25"`), grouped by area; nearest-next from
      * `position` when given.
      */
@@ -1485,6 +1528,11 @@ public interface FieldCrewInterface {
      * The warnings a reading set would raise, without saving it. Cheap.
      */
     fun `checkReadings`(`entry`: ReadingEntry): List<ReadingWarning>
+    
+    /**
+     * Required documents: captured or missing. Cheap.
+     */
+    fun `documentChecklist`(`orderId`: kotlin.String): DocumentChecklist
     
     fun `installMeter`(`orderId`: kotlin.String, `meter`: Meter)
     
@@ -1501,6 +1549,14 @@ public interface FieldCrewInterface {
      * Changes waiting for the server. Cheap.
      */
     fun `pendingCount`(): kotlin.ULong
+    
+    /**
+     * The photo's JPEG, decrypted and verified, for display. Never write it to a shared
+     * gallery. Reads a file: background thread.
+     */
+    fun `photoJpeg`(`photoId`: kotlin.String): kotlin.ByteArray
+    
+    fun `photos`(`orderId`: kotlin.String): List<Photo>
     
     /**
      * Validates and saves a reading set. Unconfirmed warnings give
@@ -1537,6 +1593,8 @@ public interface FieldCrewInterface {
      * Records who works on this device. Cheap.
      */
     fun `signIn`(`memberId`: kotlin.String, `crewId`: kotlin.String)
+    
+    fun `thumbnailJpeg`(`photoId`: kotlin.String): kotlin.ByteArray
     
     /**
      * What logging out now would lose. Cheap.
@@ -1680,6 +1738,29 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
 
     
     /**
+     * Normalises the camera's bytes (JPEG from the camera; PNG and WebP accepted) into an
+     * upright, metadata-free JPEG and thumbnail, stored encrypted, and links it to the order.
+     * Slow (decoding, resizing): background thread. HEIC and other formats are
+     * [`FieldCrewError::UnsupportedPhoto`].
+     */
+    @Throws(FieldCrewException::class)override fun `addPhoto`(`orderId`: kotlin.String, `kind`: DocumentKind, `bytes`: kotlin.ByteArray): Photo {
+            return FfiConverterTypePhoto.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldCrewException) { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_add_photo(
+        it,
+        
+        FfiConverterString.lower(`orderId`),
+        FfiConverterTypeDocumentKind.lower(`kind`),
+        FfiConverterByteArray.lower(`bytes`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The agenda of a local day (`"2026-11-25"`), grouped by area; nearest-next from
      * `position` when given.
      */
@@ -1710,6 +1791,24 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
         it,
         
         FfiConverterTypeReadingEntry.lower(`entry`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Required documents: captured or missing. Cheap.
+     */
+    @Throws(FieldCrewException::class)override fun `documentChecklist`(`orderId`: kotlin.String): DocumentChecklist {
+            return FfiConverterTypeDocumentChecklist.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldCrewException) { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_document_checklist(
+        it,
+        
+        FfiConverterString.lower(`orderId`),_status)
 }
     }
     )
@@ -1788,6 +1887,40 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
     UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_pending_count(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The photo's JPEG, decrypted and verified, for display. Never write it to a shared
+     * gallery. Reads a file: background thread.
+     */
+    @Throws(FieldCrewException::class)override fun `photoJpeg`(`photoId`: kotlin.String): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldCrewException) { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_photo_jpeg(
+        it,
+        
+        FfiConverterString.lower(`photoId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    @Throws(FieldCrewException::class)override fun `photos`(`orderId`: kotlin.String): List<Photo> {
+            return FfiConverterSequenceTypePhoto.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldCrewException) { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_photos(
+        it,
+        
+        FfiConverterString.lower(`orderId`),_status)
 }
     }
     )
@@ -1932,6 +2065,21 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
 }
     }
     
+    
+
+    
+    @Throws(FieldCrewException::class)override fun `thumbnailJpeg`(`photoId`: kotlin.String): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldCrewException) { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_thumbnail_jpeg(
+        it,
+        
+        FfiConverterString.lower(`photoId`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -2112,6 +2260,54 @@ public object FfiConverterTypeAgendaItem: FfiConverterRustBuffer<AgendaItem> {
 
 
 
+data class ChecklistItem (
+    var `kind`: DocumentKind
+    , 
+    var `required`: kotlin.Boolean
+    , 
+    var `photos`: kotlin.UInt
+    , 
+    var `latestPhotoId`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChecklistItem: FfiConverterRustBuffer<ChecklistItem> {
+    override fun read(buf: ByteBuffer): ChecklistItem {
+        return ChecklistItem(
+            FfiConverterTypeDocumentKind.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ChecklistItem) = (
+            FfiConverterTypeDocumentKind.allocationSize(value.`kind`) +
+            FfiConverterBoolean.allocationSize(value.`required`) +
+            FfiConverterUInt.allocationSize(value.`photos`) +
+            FfiConverterOptionalString.allocationSize(value.`latestPhotoId`)
+    )
+
+    override fun write(value: ChecklistItem, buf: ByteBuffer) {
+            FfiConverterTypeDocumentKind.write(value.`kind`, buf)
+            FfiConverterBoolean.write(value.`required`, buf)
+            FfiConverterUInt.write(value.`photos`, buf)
+            FfiConverterOptionalString.write(value.`latestPhotoId`, buf)
+    }
+}
+
+
+
 /**
  * How a shell opens the core.
  */
@@ -2262,6 +2458,49 @@ public object FfiConverterTypeConfirmedWarning: FfiConverterRustBuffer<Confirmed
             FfiConverterTypeRegister.write(value.`register`, buf)
             FfiConverterString.write(value.`message`, buf)
             FfiConverterString.write(value.`reason`, buf)
+    }
+}
+
+
+
+data class DocumentChecklist (
+    var `items`: List<ChecklistItem>
+    , 
+    var `missing`: List<DocumentKind>
+    , 
+    var `complete`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDocumentChecklist: FfiConverterRustBuffer<DocumentChecklist> {
+    override fun read(buf: ByteBuffer): DocumentChecklist {
+        return DocumentChecklist(
+            FfiConverterSequenceTypeChecklistItem.read(buf),
+            FfiConverterSequenceTypeDocumentKind.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DocumentChecklist) = (
+            FfiConverterSequenceTypeChecklistItem.allocationSize(value.`items`) +
+            FfiConverterSequenceTypeDocumentKind.allocationSize(value.`missing`) +
+            FfiConverterBoolean.allocationSize(value.`complete`)
+    )
+
+    override fun write(value: DocumentChecklist, buf: ByteBuffer) {
+            FfiConverterSequenceTypeChecklistItem.write(value.`items`, buf)
+            FfiConverterSequenceTypeDocumentKind.write(value.`missing`, buf)
+            FfiConverterBoolean.write(value.`complete`, buf)
     }
 }
 
@@ -2853,6 +3092,90 @@ public object FfiConverterTypeOrderSummary: FfiConverterRustBuffer<OrderSummary>
             FfiConverterTypeAppointment.write(value.`appointment`, buf)
             FfiConverterTimestamp.write(value.`dueAt`, buf)
             FfiConverterOptionalTypeUrgency.write(value.`urgency`, buf)
+    }
+}
+
+
+
+data class Photo (
+    var `id`: kotlin.String
+    , 
+    var `orderId`: kotlin.String
+    , 
+    var `kind`: DocumentKind
+    , 
+    /**
+     * Content address: SHA-256 of the stored JPEG.
+     */
+    var `sha256`: kotlin.String
+    , 
+    var `bytes`: kotlin.ULong
+    , 
+    var `width`: kotlin.UInt
+    , 
+    var `height`: kotlin.UInt
+    , 
+    var `capturedAt`: java.time.Instant?
+    , 
+    var `addedAt`: java.time.Instant
+    , 
+    /**
+     * ID cards, property certificates, business licences.
+     */
+    var `sensitive`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePhoto: FfiConverterRustBuffer<Photo> {
+    override fun read(buf: ByteBuffer): Photo {
+        return Photo(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeDocumentKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Photo) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`orderId`) +
+            FfiConverterTypeDocumentKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`sha256`) +
+            FfiConverterULong.allocationSize(value.`bytes`) +
+            FfiConverterUInt.allocationSize(value.`width`) +
+            FfiConverterUInt.allocationSize(value.`height`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`capturedAt`) +
+            FfiConverterTimestamp.allocationSize(value.`addedAt`) +
+            FfiConverterBoolean.allocationSize(value.`sensitive`)
+    )
+
+    override fun write(value: Photo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`orderId`, buf)
+            FfiConverterTypeDocumentKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`sha256`, buf)
+            FfiConverterULong.write(value.`bytes`, buf)
+            FfiConverterUInt.write(value.`width`, buf)
+            FfiConverterUInt.write(value.`height`, buf)
+            FfiConverterOptionalTimestamp.write(value.`capturedAt`, buf)
+            FfiConverterTimestamp.write(value.`addedAt`, buf)
+            FfiConverterBoolean.write(value.`sensitive`, buf)
     }
 }
 
@@ -4561,6 +4884,34 @@ public object FfiConverterSequenceTypeAgendaItem: FfiConverterRustBuffer<List<Ag
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeChecklistItem: FfiConverterRustBuffer<List<ChecklistItem>> {
+    override fun read(buf: ByteBuffer): List<ChecklistItem> {
+        val len = buf.getInt()
+        return List<ChecklistItem>(len) {
+            FfiConverterTypeChecklistItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ChecklistItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeChecklistItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ChecklistItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeChecklistItem.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeConfirmation: FfiConverterRustBuffer<List<Confirmation>> {
     override fun read(buf: ByteBuffer): List<Confirmation> {
         val len = buf.getInt()
@@ -4803,6 +5154,34 @@ public object FfiConverterSequenceTypeOrderSummary: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeOrderSummary.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypePhoto: FfiConverterRustBuffer<List<Photo>> {
+    override fun read(buf: ByteBuffer): List<Photo> {
+        val len = buf.getInt()
+        return List<Photo>(len) {
+            FfiConverterTypePhoto.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Photo>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypePhoto.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Photo>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypePhoto.write(it, buf)
         }
     }
 }
