@@ -2,6 +2,7 @@ fun main(args: Array<String>) {
     val root = kotlin.io.path.createTempDirectory("fieldcrew-kt").toFile()
     try {
         localTests(java.io.File(root, "local"))
+        clientTests(java.io.File(root, "client"))
     } finally {
         root.deleteRecursively()
     }
