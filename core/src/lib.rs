@@ -40,6 +40,7 @@ pub mod hlc;
 pub mod reading;
 pub mod store;
 pub mod survey;
+pub mod sync;
 pub mod work_order;
 
 pub use error::{Error, Result};

@@ -17,6 +17,7 @@ mod readings;
 mod records;
 pub mod schema;
 mod search;
+mod sync_state;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -38,6 +39,8 @@ pub use orders::OrderSummary;
 pub use outbox::{Entity, Op, OutboxEntry};
 pub use progress::{StatusEvent, StatusReport};
 pub use readings::{ReadingEntry, RegisterValue, ReplacementEntry};
+pub(crate) use sync_state::check_page;
+pub use sync_state::{PageStats, RejectedChange};
 
 /// Settings a shell opens the store with.
 #[derive(Debug, Clone)]

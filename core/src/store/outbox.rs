@@ -26,6 +26,8 @@ pub enum Entity {
     Evaluation,
     /// A meter the crew installed at the site.
     Meter,
+    /// An acknowledgement or resolution of a sync conflict (see `crate::sync`).
+    Conflict,
 }
 
 crate::text_enum!(Entity {
@@ -35,6 +37,7 @@ crate::text_enum!(Entity {
     Replacement => "replacement",
     Evaluation => "evaluation",
     Meter => "meter",
+    Conflict => "conflict",
 });
 
 /// `Create` appends a fact; `Update` changes fields of an existing entity.
