@@ -38,12 +38,13 @@ pub async fn serve(
         .await
 }
 
-/// A server running in-process on 127.0.0.1 with its own runtime thread. Dropping it stops it.
+/// A server running in-process on 127.0.0.1 with its own runtime (two worker threads).
+/// Dropping it stops it.
 pub struct RunningServer {
     addr: SocketAddr,
     storage: Arc<SqliteStorage>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl RunningServer {
@@ -58,21 +59,20 @@ impl RunningServer {
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let dyn_storage: Arc<dyn Storage> = storage.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("fieldcrew-server-{}", addr.port()))
-            .spawn(move || {
-                let result = runtime.block_on(serve(listener, dyn_storage, async {
-                    let _ = stopped.await;
-                }));
-                if let Err(e) = result {
-                    tracing::error!(error = %e, "server stopped");
-                }
-            })?;
+        runtime.spawn(async move {
+            let result = serve(listener, dyn_storage, async {
+                let _ = stopped.await;
+            })
+            .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "server stopped");
+            }
+        });
         Ok(RunningServer {
             addr,
             storage,
             stop: Some(stop),
-            thread: Some(thread),
+            runtime: Some(runtime),
         })
     }
 
@@ -96,8 +96,10 @@ impl Drop for RunningServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        // Requests in flight are cut; every storage write is one transaction, so nothing is
+        // left half done. Blocking storage calls get a few seconds to finish.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(std::time::Duration::from_secs(5));
         }
     }
 }

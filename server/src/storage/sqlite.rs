@@ -1552,7 +1552,6 @@ impl Storage for SqliteStorage {
                         },
                     );
                 }
-                tx.hold(id, &order.crew_id)?;
                 tx.orders.insert(
                     id,
                     OrderRow {
@@ -1572,6 +1571,7 @@ impl Storage for SqliteStorage {
                     row.new = false;
                     row.dirty = false;
                 }
+                tx.hold(id, &order.crew_id)?;
                 tx.log(id, &who, "create", json!({ "crew_id": order.crew_id }))?;
                 let warnings = tx.capacity_warnings(&order)?;
                 out.push(OfficeWrite { order, warnings });
