@@ -15,19 +15,32 @@ use fieldcrew_e2e::{World, new_order};
 use fieldcrew_server::{Caller, Role, Storage};
 
 fn dispatcher() -> Caller {
-    Caller { member_id: "d1".into(), crew_id: None, role: Role::Dispatcher, device: "bench".into() }
+    Caller {
+        member_id: "d1".into(),
+        crew_id: None,
+        role: Role::Dispatcher,
+        device: "bench".into(),
+    }
 }
 
 fn seed(w: &World, crew: &str, prefix: &str, n: usize) {
     let orders: Vec<_> = (0..n)
         .map(|i| {
-            let mut o = new_order(&format!("{prefix}{i:06}"), crew, WorkKind::MeterCheck, (i % 10) as i64);
+            let mut o = new_order(
+                &format!("{prefix}{i:06}"),
+                crew,
+                WorkKind::MeterCheck,
+                (i % 10) as i64,
+            );
             o.customer.name = format!("客户{i}");
             o
         })
         .collect();
     for chunk in orders.chunks(2000) {
-        w.server.storage().create_orders(&dispatcher(), chunk.to_vec()).expect("seeded");
+        w.server
+            .storage()
+            .create_orders(&dispatcher(), chunk.to_vec())
+            .expect("seeded");
     }
 }
 
@@ -49,7 +62,13 @@ fn main() {
         seed(&w, "C2", "Q", 1_000);
         let crew2 = w.device("bench-push", "m3", "C2");
         crew2.sync().expect("initial pull");
-        let ids: Vec<_> = crew2.store.orders_by_status(&[], 2_000).expect("list").into_iter().map(|o| o.id).collect();
+        let ids: Vec<_> = crew2
+            .store
+            .orders_by_status(&[], 2_000)
+            .expect("list")
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
         for id in &ids {
             let order = crew2.store.order(*id).expect("order");
             crew2.complete(&order, "1012.5");
