@@ -56,7 +56,7 @@ pub struct Capacity {
 }
 
 /// Which capacity a kind of work uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkClass {
     Survey,

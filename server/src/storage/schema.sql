@@ -58,7 +58,7 @@ CREATE TABLE orders (
     updated_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX orders_crew_seq ON orders (crew_id, seq) WHERE archived = 0;
-CREATE INDEX orders_crew_day ON orders (crew_id, agenda_day, kind);
+CREATE INDEX orders_crew_day ON orders (crew_id, agenda_day, kind, status, archived);
 CREATE INDEX orders_due ON orders (due_at);
 
 -- Every crew that ever held an order: such a crew may still push its offline work on it.

@@ -362,12 +362,33 @@ impl<'c> Tx<'c> {
     }
 
     fn capacity_warnings(&self, order: &WorkOrder) -> Result<Vec<String>> {
+        self.capacity_warnings_cached(order, &mut HashMap::new())
+    }
+
+    /// Capacity warnings for an order; `counts` caches the bookings per crew, day and class
+    /// within one batch (all the batch's orders are written before it is asked).
+    fn capacity_warnings_cached(
+        &self,
+        order: &WorkOrder,
+        counts: &mut HashMap<(String, String, WorkClass), (u32, u32)>,
+    ) -> Result<Vec<String>> {
         let day = agenda_day(order, self.tz);
         let class = WorkClass::of(order.kind);
-        let crew = crew_row(&self.tx, &order.crew_id)?
-            .ok_or_else(|| ApiError::invalid(format!("crew_id: no crew {}", order.crew_id)))?;
-        let limit = class.limit(&crew.capacity);
-        let booked = count_booked(&self.tx, &order.crew_id, &day, class)?;
+        let key = (order.crew_id.clone(), day.clone(), class);
+        let (booked, limit) = match counts.get(&key) {
+            Some(v) => *v,
+            None => {
+                let crew = crew_row(&self.tx, &order.crew_id)?.ok_or_else(|| {
+                    ApiError::invalid(format!("crew_id: no crew {}", order.crew_id))
+                })?;
+                let v = (
+                    count_booked(&self.tx, &order.crew_id, &day, class)?,
+                    class.limit(&crew.capacity),
+                );
+                counts.insert(key, v);
+                v
+            }
+        };
         Ok(if booked > limit {
             vec![
                 format!(
@@ -1573,8 +1594,15 @@ impl Storage for SqliteStorage {
                 }
                 tx.hold(id, &order.crew_id)?;
                 tx.log(id, &who, "create", json!({ "crew_id": order.crew_id }))?;
-                let warnings = tx.capacity_warnings(&order)?;
-                out.push(OfficeWrite { order, warnings });
+                out.push(OfficeWrite {
+                    order,
+                    warnings: Vec::new(),
+                });
+            }
+            // Counted once per crew, day and class, after the whole batch is booked.
+            let mut counts = HashMap::new();
+            for w in out.iter_mut() {
+                w.warnings = tx.capacity_warnings_cached(&w.order, &mut counts)?;
             }
             Ok(out)
         })
