@@ -4,6 +4,8 @@
 //! 2. A push of 1,000 completed orders, each with its arrival, a reading and its completion
 //!    (3,000 operations), and the pull of the 1,000 updated orders that follows it.
 //!
+//! `FIELDCREW_BENCH_DETAIL=1` also prints the server-side page building and the JSON parse alone.
+//!
 //! The peer (PouchDB/CouchDB replication on LevelDB) takes about 3 s for each on these
 //! 2-core machines; the target is a tenth of that.
 
@@ -52,6 +54,33 @@ fn main() {
     for _ in 0..runs {
         let w = World::new();
         seed(&w, "C1", "P", 10_000);
+        if std::env::var_os("FIELDCREW_BENCH_DETAIL").is_some() {
+            let t = Instant::now();
+            let mut cursor = 0;
+            let mut bodies = Vec::new();
+            loop {
+                let body = w.server.storage().pull("C1", cursor, 1000).expect("pull");
+                let page: fieldcrew_core::sync::wire::PullResponse =
+                    serde_json::from_str(&body).expect("page");
+                cursor = page.cursor;
+                bodies.push(body);
+                if !page.more {
+                    break;
+                }
+            }
+            let server_and_parse = t.elapsed();
+            let t = Instant::now();
+            for b in &bodies {
+                let _: fieldcrew_core::sync::wire::PullResponse =
+                    serde_json::from_str(b).expect("page");
+            }
+            println!(
+                "  detail: storage pages + parse {:?}, parse alone {:?}, {} bytes",
+                server_and_parse,
+                t.elapsed(),
+                bodies.iter().map(|b| b.len()).sum::<usize>()
+            );
+        }
         let phone = w.device("bench-pull", "m1", "C1");
         let t = Instant::now();
         let report = phone.sync().expect("pull");

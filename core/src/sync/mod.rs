@@ -338,6 +338,11 @@ impl SyncClient {
         progress: &mut dyn FnMut(SyncProgress),
     ) -> Result<(), SyncError> {
         let mut done = 0u64;
+        progress(SyncProgress {
+            phase: SyncPhase::Pull,
+            done,
+            total: None,
+        });
         loop {
             if self.cancel.is_cancelled() {
                 return Err(SyncError::Cancelled);
