@@ -43,6 +43,7 @@ pub mod photo;
 pub mod reading;
 pub mod store;
 pub mod survey;
+pub mod sync;
 pub mod work_order;
 
 pub use error::{Error, Result};

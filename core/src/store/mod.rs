@@ -19,6 +19,7 @@ mod readings;
 mod records;
 pub mod schema;
 mod search;
+mod sync_state;
 mod wipe;
 
 use std::path::{Path, PathBuf};
@@ -43,6 +44,8 @@ pub use outbox::{Entity, Op, OutboxEntry};
 pub use photos::{ChecklistItem, DeletedOrderData, DocumentChecklist, Photo};
 pub use progress::{StatusEvent, StatusReport};
 pub use readings::{ReadingEntry, RegisterValue, ReplacementEntry};
+pub(crate) use sync_state::check_page;
+pub use sync_state::{PageStats, RejectedChange};
 pub use wipe::{UnsyncedWork, WipeMode};
 
 /// Settings a shell opens the store with.

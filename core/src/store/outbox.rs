@@ -28,6 +28,8 @@ pub enum Entity {
     Meter,
     /// A photo linked to the order; the file itself is uploaded by its content address.
     Photo,
+    /// An acknowledgement or resolution of a sync conflict (see `crate::sync`).
+    Conflict,
 }
 
 crate::text_enum!(Entity {
@@ -38,6 +40,7 @@ crate::text_enum!(Entity {
     Evaluation => "evaluation",
     Meter => "meter",
     Photo => "photo",
+    Conflict => "conflict",
 });
 
 /// `Create` appends a fact; `Update` changes fields of an existing entity.

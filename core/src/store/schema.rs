@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_photos.sql"),
+    include_str!("migrations/003_sync.sql"),
 ];
 
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;

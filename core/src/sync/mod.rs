@@ -1,0 +1,519 @@
+//! Sync with the fieldcrew server (docs/sync-protocol.md).
+//!
+//! [`SyncClient::sync`] runs the stages in order: push the outbox in batches (each answer
+//! acknowledges its operation, in one transaction per batch), then pull pages after the stored
+//! cursor until the server has no more (each page and its cursor in one transaction, with the
+//! device's still-pending edits put back on top of the server's copy).
+//!
+//! The client owns a small tokio runtime, so its calls are plain blocking calls for the shells'
+//! background threads. Transient failures (connection errors, timeouts, 408/429/5xx) are retried
+//! with exponential backoff and full jitter; nothing else is retried. A reply that does not parse
+//! or fails the page checks is [`SyncError::Malformed`] and leaves the store and cursor untouched.
+//! [`CancelHandle::cancel`] stops a sync from any thread between two steps or mid-request.
+
+pub mod wire;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+
+use crate::store::{OutboxEntry, Store};
+use wire::{ErrorBody, Outcome, PullResponse, PushOp, PushRequest, PushResponse};
+
+/// Why a sync stopped. The shell acts on the variant; messages carry no personal data.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The token is unknown, expired or revoked: sign in again.
+    #[error("the server refused the token (expired or revoked); sign in again")]
+    Unauthorized,
+    /// The token is valid but may not sync (a dispatcher's token on a phone).
+    #[error("this token may not sync")]
+    Forbidden,
+    /// The server could not be reached, after retries.
+    #[error("network: {0}")]
+    Network(String),
+    /// The server answered with an error that retrying will not fix.
+    #[error("server answered {status}: {message}")]
+    Server { status: u16, message: String },
+    /// The reply did not parse or broke the protocol; nothing of it was applied.
+    #[error("malformed reply from the server: {0}")]
+    Malformed(String),
+    #[error("sync was cancelled")]
+    Cancelled,
+    #[error("no crew member is signed in on this device")]
+    NoSession,
+    #[error("sync settings: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Store(#[from] crate::Error),
+}
+
+/// How transient failures are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            initial_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before retry number `retry` (0-based): uniform in `[0, min(max, initial·2^n)]`.
+    pub fn delay(&self, retry: u32) -> Duration {
+        let cap = self
+            .initial_delay
+            .saturating_mul(2u32.saturating_pow(retry.min(20)))
+            .min(self.max_delay);
+        let ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(if ms == 0 {
+            0
+        } else {
+            rand::random_range(0..=ms)
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// `https://host[:port]` (no path): the client adds `/v1/...`.
+    pub server_url: String,
+    pub token: String,
+    /// Changes per pulled page.
+    pub page_size: u32,
+    /// Operations per push batch.
+    pub push_batch: u32,
+    pub retry: RetryPolicy,
+    /// Per request, including reading the reply.
+    pub timeout: Duration,
+}
+
+impl SyncConfig {
+    pub fn new(server_url: impl Into<String>, token: impl Into<String>) -> Self {
+        SyncConfig {
+            server_url: server_url.into(),
+            token: token.into(),
+            page_size: 1000,
+            push_batch: 1000,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPhase {
+    Push,
+    Pull,
+}
+
+/// A progress report: `total` is known for the push (the outbox's size), not for the pull.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncProgress {
+    pub phase: SyncPhase,
+    pub done: u64,
+    pub total: Option<u64>,
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub pushed: u64,
+    pub applied: u64,
+    pub merged: u64,
+    pub conflicts: u64,
+    pub rejected: u64,
+    pub pages: u64,
+    pub orders_received: u64,
+    pub orders_removed: u64,
+    pub conflicts_received: u64,
+    pub cursor: i64,
+}
+
+#[derive(Debug, Default)]
+struct CancelState {
+    cancelled: AtomicBool,
+    notify: Notify,
+}
+
+/// Cancels the sync in progress from any thread. Cheap; clone freely.
+#[derive(Debug, Clone, Default)]
+pub struct CancelHandle(Arc<CancelState>);
+
+impl CancelHandle {
+    pub fn cancel(&self) {
+        self.0.cancelled.store(true, Ordering::SeqCst);
+        self.0.notify.notify_waiters();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(Ordering::SeqCst)
+    }
+
+    async fn cancelled(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The sync client: one per signed-in device and server.
+pub struct SyncClient {
+    runtime: tokio::runtime::Runtime,
+    http: reqwest::Client,
+    config: SyncConfig,
+    cancel: CancelHandle,
+    running: Mutex<()>,
+}
+
+impl std::fmt::Debug for SyncClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncClient")
+            .field("server_url", &self.config.server_url)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Failure {
+    Transient(String),
+    Fatal(SyncError),
+}
+
+impl SyncClient {
+    pub fn new(config: SyncConfig) -> Result<SyncClient, SyncError> {
+        let url = config.server_url.trim_end_matches('/');
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(SyncError::Config(
+                "the server URL starts with https://".into(),
+            ));
+        }
+        if config.page_size == 0 || config.push_batch == 0 || config.retry.max_attempts == 0 {
+            return Err(SyncError::Config(
+                "page size, batch and attempts are at least 1".into(),
+            ));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| SyncError::Config(format!("runtime: {e}")))?;
+        let http = reqwest::Client::builder()
+            .gzip(true)
+            .timeout(config.timeout)
+            .connect_timeout(Duration::from_secs(15))
+            .user_agent(concat!("fieldcrew-core/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SyncError::Config(format!("http client: {e}")))?;
+        Ok(SyncClient {
+            runtime,
+            http,
+            config: SyncConfig {
+                server_url: url.to_owned(),
+                ..config
+            },
+            cancel: CancelHandle::default(),
+            running: Mutex::new(()),
+        })
+    }
+
+    /// A handle that cancels this client's sync from another thread.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
+    /// Pushes the outbox, then pulls until the server has nothing more. Blocking: call it from
+    /// a background thread. One sync at a time per client (a second call waits).
+    pub fn sync(
+        &self,
+        store: &Store,
+        progress: &mut dyn FnMut(SyncProgress),
+    ) -> Result<SyncReport, SyncError> {
+        let _running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        self.cancel.0.cancelled.store(false, Ordering::SeqCst);
+        let session = store.session()?.ok_or(SyncError::NoSession)?;
+        self.runtime.block_on(async {
+            let mut report = SyncReport::default();
+            self.push_all(store, &mut report, progress).await?;
+            self.pull_all(store, &session.crew_id, &mut report, progress)
+                .await?;
+            Ok(report)
+        })
+    }
+
+    async fn push_all(
+        &self,
+        store: &Store,
+        report: &mut SyncReport,
+        progress: &mut dyn FnMut(SyncProgress),
+    ) -> Result<(), SyncError> {
+        let total = store.pending_count()?;
+        progress(SyncProgress {
+            phase: SyncPhase::Push,
+            done: 0,
+            total: Some(total),
+        });
+        // Edits made during the sync wait for the next one: stop after the initial count.
+        while report.pushed < total {
+            let entries = store.pending(self.config.push_batch)?;
+            if entries.is_empty() {
+                break;
+            }
+            let request = PushRequest {
+                device_id: store.device_id(),
+                ops: entries.iter().map(to_op).collect(),
+            };
+            let body = serde_json::to_vec(&request).map_err(crate::Error::from)?;
+            let response: PushResponse = match self
+                .send(|| {
+                    self.http
+                        .post(format!("{}/v1/sync/push", self.config.server_url))
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(body.clone())
+                })
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    if matches!(e, SyncError::Network(_) | SyncError::Server { .. }) {
+                        store.note_push_failure(&entries, &e.to_string())?;
+                    }
+                    return Err(e);
+                }
+            };
+            if response.answers.len() != entries.len()
+                || response
+                    .answers
+                    .iter()
+                    .zip(&entries)
+                    .any(|(a, e)| a.op_id != e.op_id)
+            {
+                return Err(SyncError::Malformed(
+                    "the answers do not match the operations sent".into(),
+                ));
+            }
+            let answered: Vec<(&OutboxEntry, &Outcome)> = entries
+                .iter()
+                .zip(response.answers.iter().map(|a| &a.outcome))
+                .collect();
+            for (_, outcome) in &answered {
+                match outcome {
+                    Outcome::Applied => report.applied += 1,
+                    Outcome::Merged => report.merged += 1,
+                    Outcome::Conflict { .. } => report.conflicts += 1,
+                    Outcome::Rejected { .. } => report.rejected += 1,
+                }
+            }
+            store.acknowledge_pushed(&answered, response.server_hlc)?;
+            report.pushed += entries.len() as u64;
+            progress(SyncProgress {
+                phase: SyncPhase::Push,
+                done: report.pushed,
+                total: Some(total),
+            });
+        }
+        Ok(())
+    }
+
+    async fn pull_all(
+        &self,
+        store: &Store,
+        crew_id: &str,
+        report: &mut SyncReport,
+        progress: &mut dyn FnMut(SyncProgress),
+    ) -> Result<(), SyncError> {
+        let mut done = 0u64;
+        progress(SyncProgress {
+            phase: SyncPhase::Pull,
+            done,
+            total: None,
+        });
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err(SyncError::Cancelled);
+            }
+            let cursor = store.sync_cursor()?;
+            let url = format!(
+                "{}/v1/sync/pull?cursor={cursor}&limit={}",
+                self.config.server_url, self.config.page_size
+            );
+            let page: PullResponse = self.send(|| self.http.get(&url)).await?;
+            crate::store::check_page(&page, cursor, crew_id, store.now())
+                .map_err(SyncError::Malformed)?;
+            if self.cancel.is_cancelled() {
+                return Err(SyncError::Cancelled);
+            }
+            let stats = store.apply_pull_page(cursor, &page)?;
+            report.pages += 1;
+            report.orders_received += stats.orders;
+            report.orders_removed += stats.removed;
+            report.conflicts_received += stats.conflicts;
+            report.cursor = page.cursor;
+            done += page.changes.len() as u64;
+            progress(SyncProgress {
+                phase: SyncPhase::Pull,
+                done,
+                total: None,
+            });
+            if !page.more {
+                return Ok(());
+            }
+            if page.changes.is_empty() {
+                return Err(SyncError::Malformed(
+                    "an empty page that says more follows".into(),
+                ));
+            }
+        }
+    }
+
+    /// Sends a request with retries of transient failures, and parses the JSON reply.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<T, SyncError> {
+        let mut attempt = 0;
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err(SyncError::Cancelled);
+            }
+            let once = async {
+                let response = build()
+                    .bearer_auth(&self.config.token)
+                    .send()
+                    .await
+                    .map_err(|e| Failure::Transient(describe(&e)))?;
+                let status = response.status();
+                let bytes = response
+                    .bytes()
+                    .await
+                    .map_err(|e| Failure::Transient(describe(&e)))?;
+                classify(status, &bytes)?;
+                serde_json::from_slice::<T>(&bytes)
+                    .map_err(|e| Failure::Fatal(SyncError::Malformed(e.to_string())))
+            };
+            let result = tokio::select! {
+                r = once => r,
+                _ = self.cancel.cancelled() => return Err(SyncError::Cancelled),
+            };
+            match result {
+                Ok(v) => return Ok(v),
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Transient(msg)) => {
+                    attempt += 1;
+                    if attempt >= self.config.retry.max_attempts {
+                        return Err(SyncError::Network(msg));
+                    }
+                    let delay = self.config.retry.delay(attempt - 1);
+                    tracing::debug!(attempt, ?delay, "transient sync failure, retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = self.cancel.cancelled() => return Err(SyncError::Cancelled),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else {
+        "connection failed".into()
+    }
+}
+
+fn classify(status: StatusCode, body: &[u8]) -> Result<(), Failure> {
+    if status.is_success() {
+        return Ok(());
+    }
+    let message = serde_json::from_slice::<ErrorBody>(body)
+        .map(|b| b.message)
+        .unwrap_or_else(|_| status.canonical_reason().unwrap_or("error").to_owned());
+    Err(match status {
+        StatusCode::UNAUTHORIZED => Failure::Fatal(SyncError::Unauthorized),
+        StatusCode::FORBIDDEN => Failure::Fatal(SyncError::Forbidden),
+        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => {
+            Failure::Transient(format!("{status}"))
+        }
+        s if s.is_server_error() => Failure::Transient(format!("{s}")),
+        s => Failure::Fatal(SyncError::Server {
+            status: s.as_u16(),
+            message,
+        }),
+    })
+}
+
+fn to_op(e: &OutboxEntry) -> PushOp {
+    PushOp {
+        op_id: e.op_id,
+        entity: e.entity,
+        entity_id: e.entity_id.clone(),
+        order_id: e.order_id,
+        op: e.op,
+        fields: e.fields.clone(),
+        base_version: e.base_version,
+        hlc: e.hlc,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy {
+            max_attempts: 10,
+            initial_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1000),
+        };
+        for retry in 0..12 {
+            let cap = (100u64 << retry.min(20)).min(1000);
+            for _ in 0..20 {
+                assert!(p.delay(retry) <= Duration::from_millis(cap));
+            }
+        }
+    }
+
+    #[test]
+    fn only_transient_statuses_are_retried() {
+        assert!(matches!(
+            classify(StatusCode::BAD_GATEWAY, b""),
+            Err(Failure::Transient(_))
+        ));
+        assert!(matches!(
+            classify(StatusCode::TOO_MANY_REQUESTS, b""),
+            Err(Failure::Transient(_))
+        ));
+        assert!(matches!(
+            classify(StatusCode::UNAUTHORIZED, b""),
+            Err(Failure::Fatal(SyncError::Unauthorized))
+        ));
+        assert!(matches!(
+            classify(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                br#"{"error":"invalid","message":"x"}"#
+            ),
+            Err(Failure::Fatal(SyncError::Server { status: 422, .. }))
+        ));
+        assert!(classify(StatusCode::OK, b"").is_ok());
+    }
+}

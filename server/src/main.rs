@@ -1,0 +1,167 @@
+//! `fieldcrew-server`: run the server, or administer its data directory.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use fieldcrew_server::{Capacity, Crew, Member, Role, SqliteStorage, Storage, issue_token};
+
+#[derive(Parser)]
+#[command(
+    name = "fieldcrew-server",
+    version,
+    about = "fieldcrew reference sync and back-office server"
+)]
+struct Cli {
+    /// The data directory (holds the SQLite database).
+    #[arg(
+        long,
+        global = true,
+        default_value = "./fieldcrew-data",
+        env = "FIELDCREW_DATA"
+    )]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Add a crew with its daily capacity.
+    AddCrew {
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 6)]
+        surveys: u32,
+        #[arg(long, default_value_t = 8)]
+        installs: u32,
+        #[arg(long, default_value_t = 10)]
+        checks: u32,
+    },
+    /// Add a member: a crew member (with --crew), a dispatcher or an admin.
+    AddMember {
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "crew")]
+        role: String,
+        #[arg(long)]
+        crew: Option<String>,
+    },
+    /// Issue a token for a member's device; prints it once.
+    IssueToken {
+        member: String,
+        #[arg(long)]
+        device: String,
+        #[arg(long)]
+        expires_at: Option<DateTime<Utc>>,
+    },
+    /// Revoke a token by its id.
+    RevokeToken { token_id: String },
+    /// List crews.
+    Crews,
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let storage = SqliteStorage::open(&cli.data).map_err(|e| e.to_string())?;
+    match cli.command {
+        Command::Serve { listen } => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info".into()),
+                )
+                .init();
+            let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tracing::info!(%listen, "serving");
+                fieldcrew_server::serve(listener, Arc::new(storage), async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+                .map_err(|e| e.to_string())
+            })
+        }
+        Command::AddCrew {
+            id,
+            name,
+            surveys,
+            installs,
+            checks,
+        } => storage
+            .add_crew(&Crew {
+                id,
+                name,
+                capacity: Capacity {
+                    surveys,
+                    installs,
+                    checks,
+                },
+            })
+            .map_err(|e| e.to_string()),
+        Command::AddMember {
+            id,
+            name,
+            role,
+            crew,
+        } => {
+            let role: Role = role
+                .parse()
+                .map_err(|_| "role: crew, dispatcher or admin".to_owned())?;
+            storage
+                .add_member(&Member {
+                    id,
+                    name,
+                    crew_id: crew,
+                    role,
+                })
+                .map_err(|e| e.to_string())
+        }
+        Command::IssueToken {
+            member,
+            device,
+            expires_at,
+        } => {
+            let t =
+                issue_token(&storage, &member, &device, expires_at).map_err(|e| e.to_string())?;
+            println!("token id: {}\ntoken:    {}", t.token_id, t.token);
+            Ok(())
+        }
+        Command::RevokeToken { token_id } => match storage.revoke_token(&token_id, Utc::now()) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("no token {token_id}")),
+            Err(e) => Err(e.to_string()),
+        },
+        Command::Crews => {
+            for c in storage.crews().map_err(|e| e.to_string())? {
+                println!(
+                    "{}\t{}\tsurveys {}\tinstalls {}\tchecks {}",
+                    c.id, c.name, c.capacity.surveys, c.capacity.installs, c.capacity.checks
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fieldcrew-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

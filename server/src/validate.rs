@@ -1,0 +1,258 @@
+//! Validation of everything a client sends. The server trusts no payload: each operation is parsed
+//! into the core's typed records (strictly), checked with the core's own rules, and checked for
+//! consistency with the operation that carries it and with the caller's identity.
+
+use chrono::{DateTime, Duration, Utc};
+use fieldcrew_core::reading::MeterReading;
+use fieldcrew_core::store::{Entity, Op, StatusEvent};
+use fieldcrew_core::survey::{Evaluation, MeterReplacement, SiteSurvey, check_score};
+use fieldcrew_core::sync::wire::{ConflictAction, PushOp, RejectCode};
+use fieldcrew_core::work_order::Meter;
+use fieldcrew_core::work_order::status::{Actor, check_transition};
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::merge::CREW_WRITABLE;
+use crate::storage::{Caller, NewOrder};
+
+/// A rejection: the code and a reason the crew can read.
+pub type Reject = (RejectCode, String);
+
+fn invalid(msg: impl Into<String>) -> Reject {
+    (RejectCode::Invalid, msg.into())
+}
+
+/// How far ahead of the server's clock a device's times may be (clocks drift; days do not).
+const MAX_AHEAD: Duration = Duration::hours(24);
+pub const MAX_NOTES: usize = 2000;
+
+/// A crew operation, parsed and checked on its own (the order-dependent checks come later).
+#[derive(Debug, Clone)]
+pub enum Checked {
+    Fields(Vec<(String, Value)>),
+    Event(StatusEvent),
+    Reading(MeterReading),
+    Replacement(MeterReplacement),
+    Evaluation(Evaluation),
+    Meter(Meter),
+    Conflict(Uuid, ConflictAction),
+}
+
+fn parse<T: DeserializeOwned>(v: &Value, what: &str) -> Result<T, Reject> {
+    T::deserialize(v).map_err(|e| invalid(format!("malformed {what}: {e}")))
+}
+
+fn check_time(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Reject> {
+    if at > now + MAX_AHEAD {
+        return Err(invalid(
+            "the time is more than a day ahead of the server's clock",
+        ));
+    }
+    if at.timestamp_millis() < 946_684_800_000 {
+        return Err(invalid("the time is before the year 2000"));
+    }
+    Ok(())
+}
+
+fn check_text(field: &str, s: &str, max: usize) -> Result<(), Reject> {
+    if s.chars().count() > max {
+        return Err(invalid(format!("{field}: at most {max} characters")));
+    }
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(invalid(format!("{field}: control characters")));
+    }
+    Ok(())
+}
+
+pub fn check_phone(s: &str) -> Result<(), Reject> {
+    let t = s.trim();
+    if t.is_empty()
+        || t.len() > 32
+        || !t
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' '))
+    {
+        return Err(invalid(
+            "customer_phone: digits, '+', '-' and spaces, at most 32",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks one crew operation against itself and its caller.
+pub fn crew_op(op: &PushOp, caller: &Caller, now: DateTime<Utc>) -> Result<Checked, Reject> {
+    let same = |id: Uuid, order_id: Uuid, member: &str, hlc| -> Result<(), Reject> {
+        if id.to_string() != op.entity_id {
+            return Err(invalid(
+                "the record's id differs from the operation's entity id",
+            ));
+        }
+        if order_id != op.order_id {
+            return Err(invalid("the record's order differs from the operation's"));
+        }
+        if member != caller.member_id {
+            return Err(invalid("the record names another member than the token's"));
+        }
+        if hlc != op.hlc {
+            return Err(invalid("the record's HLC differs from the operation's"));
+        }
+        Ok(())
+    };
+    match (op.entity, op.op) {
+        (Entity::WorkOrder, Op::Update) => {
+            if op.entity_id != op.order_id.to_string() {
+                return Err(invalid("an order update names the order itself"));
+            }
+            let Value::Object(map) = &op.fields else {
+                return Err(invalid("fields must be an object"));
+            };
+            if map.is_empty() {
+                return Err(invalid("no fields"));
+            }
+            let mut out = Vec::with_capacity(map.len());
+            for (k, v) in map {
+                if !CREW_WRITABLE.contains(&k.as_str()) {
+                    return Err(if crate::merge::owner_of(k).is_some() {
+                        (
+                            RejectCode::NotOwner,
+                            format!("{k} belongs to dispatch; ask the dispatcher to change it"),
+                        )
+                    } else {
+                        invalid(format!("unknown field {k}"))
+                    });
+                }
+                match k.as_str() {
+                    "crew_notes" => {
+                        let s: String = parse(v, "crew notes")?;
+                        check_text("crew_notes", &s, MAX_NOTES)?;
+                    }
+                    "survey" => {
+                        let s: Option<SiteSurvey> = parse(v, "survey")?;
+                        if let Some(s) = s {
+                            s.check().map_err(|e| invalid(e.to_string()))?;
+                            check_text("load_notes", &s.load_notes, MAX_NOTES)?;
+                        }
+                    }
+                    "customer_phone" => {
+                        let s: String = parse(v, "phone")?;
+                        check_phone(&s)?;
+                    }
+                    _ => return Err(invalid(format!("unknown field {k}"))),
+                }
+                out.push((k.clone(), v.clone()));
+            }
+            Ok(Checked::Fields(out))
+        }
+        (Entity::StatusEvent, Op::Create) => {
+            let e: StatusEvent = parse(&op.fields, "status event")?;
+            same(e.id, e.order_id, &e.member_id, e.hlc)?;
+            check_time(e.at, now)?;
+            check_text("note", &e.note, MAX_NOTES)?;
+            check_transition(Actor::Crew, e.from, e.to, e.reason, &e.note)
+                .map_err(|t| (RejectCode::IllegalTransition, t.to_string()))?;
+            if let Some(fix) = e.fix {
+                fieldcrew_core::geo::Fix::new(fix.point.lat, fix.point.lon, fix.accuracy_m)
+                    .map_err(|x| invalid(x.to_string()))?;
+            }
+            Ok(Checked::Event(e))
+        }
+        (Entity::Reading, Op::Create) => {
+            let r: MeterReading = parse(&op.fields, "reading")?;
+            same(r.id, r.order_id, &r.member_id, r.hlc)?;
+            check_time(r.taken_at, now)?;
+            if r.value < Decimal::ZERO || r.value >= Decimal::from(10_000_000_000_i64) {
+                return Err(invalid("a reading is between 0 and 10^10"));
+            }
+            check_text("meter_asset", &r.meter_asset, 64)?;
+            if r.warnings.iter().any(|w| w.reason.trim().is_empty()) {
+                return Err(invalid("every confirmed warning needs its reason"));
+            }
+            if r.supersedes == Some(r.id) {
+                return Err(invalid("a reading cannot supersede itself"));
+            }
+            Ok(Checked::Reading(r))
+        }
+        (Entity::Replacement, Op::Create) => {
+            let r: MeterReplacement = parse(&op.fields, "replacement")?;
+            same(r.id, r.order_id, &r.member_id, r.hlc)?;
+            check_time(r.at, now)?;
+            if r.old_meter == r.new_meter {
+                return Err(invalid("the new meter must differ from the old one"));
+            }
+            if let Some(card) = &r.new_card
+                && (card.is_empty()
+                    || card.len() > 64
+                    || !card.chars().all(|c| c.is_ascii_alphanumeric()))
+            {
+                return Err(invalid("a card number has only letters and digits"));
+            }
+            Ok(Checked::Replacement(r))
+        }
+        (Entity::Evaluation, Op::Create) => {
+            let e: Evaluation = parse(&op.fields, "evaluation")?;
+            same(e.id, e.order_id, &e.member_id, e.hlc)?;
+            check_time(e.at, now)?;
+            check_score(e.score).map_err(|x| invalid(x.to_string()))?;
+            check_text("comment", &e.comment, 1000)?;
+            Ok(Checked::Evaluation(e))
+        }
+        (Entity::Meter, Op::Create) => {
+            let m: Meter = parse(&op.fields, "meter")?;
+            if m.asset_number != op.entity_id {
+                return Err(invalid(
+                    "the meter's asset number differs from the entity id",
+                ));
+            }
+            m.check().map_err(|x| invalid(x.to_string()))?;
+            check_text("asset_number", &m.asset_number, 64)?;
+            Ok(Checked::Meter(m))
+        }
+        (Entity::Conflict, Op::Update) => {
+            let id = Uuid::try_parse(&op.entity_id)
+                .map_err(|_| invalid("a conflict is named by its id"))?;
+            let action: ConflictAction = parse(&op.fields, "conflict action")?;
+            if let ConflictAction::Resolve { note, .. } = &action {
+                check_text("note", note, MAX_NOTES)?;
+            }
+            Ok(Checked::Conflict(id, action))
+        }
+        (entity, kind) => Err(invalid(format!("{kind} of {entity} is not an operation"))),
+    }
+}
+
+/// Checks an order dispatch creates.
+pub fn new_order(o: &NewOrder) -> Result<(), String> {
+    if o.number.trim().is_empty() || o.number.len() > 64 {
+        return Err("number: 1 to 64 characters".into());
+    }
+    if o.crew_id.trim().is_empty() {
+        return Err("crew_id: an order is dispatched to a crew".into());
+    }
+    o.appointment.check().map_err(|e| e.to_string())?;
+    if o.customer.name.trim().is_empty() || o.customer.account_number.trim().is_empty() {
+        return Err("customer: name and account number are required".into());
+    }
+    check_phone(&o.customer.phone).map_err(|(_, m)| m)?;
+    if let Some(p) = o.site.location {
+        fieldcrew_core::geo::GeoPoint::new(p.lat, p.lon).map_err(|e| e.to_string())?;
+    }
+    for (i, m) in o.meters.iter().enumerate() {
+        m.check().map_err(|e| e.to_string())?;
+        if o.meters[..i]
+            .iter()
+            .any(|x| x.asset_number == m.asset_number)
+        {
+            return Err("meters: a meter is listed twice".into());
+        }
+    }
+    check_text("dispatch_notes", &o.dispatch_notes, MAX_NOTES).map_err(|(_, m)| m)?;
+    if o.fees
+        .iter()
+        .any(|f| f.amount < Decimal::ZERO || f.item.trim().is_empty())
+    {
+        return Err("fees: each fee names its item and is not negative".into());
+    }
+    Ok(())
+}

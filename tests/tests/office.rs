@@ -1,0 +1,264 @@
+//! The back office, admin and customer views of the reference server, over HTTP.
+
+use axum::http::{Method, StatusCode};
+use fieldcrew_core::sync::SyncError;
+use fieldcrew_core::work_order::{Status, WorkKind};
+use fieldcrew_e2e::*;
+use fieldcrew_server::storage::{CrewLoad, CustomerProgress, OfficeWrite, OrderListItem};
+use serde_json::json;
+
+#[test]
+fn csv_import_lists_filters_and_capacity_warnings() {
+    let w = World::new();
+    let csv = "number,kind,priority,customer_name,account_number,phone,address,area,lat,lon,appointment,slot_start,slot_end,within_hours,deadline,accepted_at,crew_id,dispatch_notes,meter_asset,meter_phases,meter_multiplier,meter_prepaid,meter_digits\n\
+        3001,meter_install,high,张三,A3001,13800000001,1 Renmin Rd,Keqiao,30.08,120.49,slot,2026-11-25T01:00:00Z,2026-11-25T03:00:00Z,,,2026-11-24T00:00:00Z,C1,,M3001,1,1,false,6\n\
+        3002,meter_install,,李四,A3002,13800000002,2 Renmin Rd,Keqiao,,,slot,2026-11-25T02:00:00Z,2026-11-25T04:00:00Z,,,2026-11-24T00:00:00Z,C1,,,,,,\n\
+        3003,meter_replacement,,王五,A3003,13800000003,3 Renmin Rd,Yuecheng,,,within,,,12,,2026-11-24T20:00:00Z,C1,bring seals,M3003,3,40,true,7\n\
+        3004,meter_check,,赵六,A3004,13800000004,4 Renmin Rd,Keqiao,,,deadline,,,,2026-11-26T00:00:00Z,2026-11-24T00:00:00Z,C1,,,,,,\n";
+    let (status, v) = w.office.raw(
+        Method::POST,
+        "/v1/office/orders/import",
+        "text/csv",
+        csv.into(),
+    );
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let created: Vec<OfficeWrite> = serde_json::from_value(v).expect("reply");
+    assert_eq!(created.len(), 4);
+    // C1 declared 3 installs a day (installs, replacements and removals): the 3rd is fine...
+    assert!(created[..3].iter().all(|c| c.warnings.is_empty()));
+    assert_eq!(created[2].order.meters[0].multiplier.to_string(), "40");
+    // ...a 4th install on the same day (Beijing time) is warned about, and still booked.
+    let extra = w
+        .office
+        .create(vec![new_order("3005", "C1", WorkKind::MeterRemoval, 5)]);
+    assert_eq!(extra[0].warnings.len(), 1);
+    assert!(
+        extra[0].warnings[0].contains("above its daily capacity of 3"),
+        "{:?}",
+        extra[0].warnings
+    );
+    let (_, load) = w
+        .office
+        .call(Method::GET, "/v1/office/crews/C1/load?day=2026-11-25", None);
+    let load: CrewLoad = serde_json::from_value(load).expect("load");
+    assert_eq!(
+        (
+            load.booked.installs,
+            load.booked.checks,
+            load.capacity.installs
+        ),
+        (4, 0, 3)
+    );
+
+    // A bad row is refused with its row number, and nothing of the file is imported.
+    let bad = "number,kind,customer_name,account_number,phone,address,area,appointment,accepted_at,crew_id\n\
+        3010,meter_check,A,A3010,138,x,Keqiao,within,2026-11-24T00:00:00Z,C1\n";
+    let (status, v) = w.office.raw(
+        Method::POST,
+        "/v1/office/orders/import",
+        "text/csv",
+        bad.into(),
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["message"].as_str().unwrap_or("").contains("row 2"), "{v}");
+    let dup = format!("{}", csv.lines().take(2).collect::<Vec<_>>().join("\n"));
+    let (status, _) = w
+        .office
+        .raw(Method::POST, "/v1/office/orders/import", "text/csv", dup);
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    let list = |q: &str| -> Vec<String> {
+        let (s, v) = w
+            .office
+            .call(Method::GET, &format!("/v1/office/orders{q}"), None);
+        assert_eq!(s, StatusCode::OK, "{v}");
+        serde_json::from_value::<Vec<OrderListItem>>(v)
+            .expect("list")
+            .into_iter()
+            .map(|o| o.number)
+            .collect()
+    };
+    assert_eq!(list("?area=Keqiao&kind=meter_install"), ["3001", "3002"]);
+    assert_eq!(list("?q=A3003"), ["3003"]);
+    assert_eq!(list("?crew_id=C2"), Vec::<String>::new());
+    assert_eq!(list("?due_before=2026-11-25T03:30:00Z"), ["3001"]);
+}
+
+#[test]
+fn reassign_archive_and_the_customers_progress_view() {
+    let w = World::new();
+    let mut n = new_order("4001", "C1", WorkKind::MeterRemoval, 1);
+    n.fees = vec![fieldcrew_server::storage::Fee {
+        item: "meter removal".into(),
+        amount: "0".parse().expect("fee"),
+    }];
+    let o = w.office.create(vec![n]).remove(0).order;
+    let phone = w.device("p1", "m1", "C1");
+    phone.sync().expect("sync");
+    phone
+        .store
+        .set_crew_notes(o.id, "guard dog; call first")
+        .expect("notes");
+    phone.complete(&o, "1022");
+    phone.sync().expect("sync");
+
+    let (s, v) = w.office.call_with(
+        "",
+        Method::GET,
+        "/v1/public/progress/4001?account=A4001",
+        None,
+    );
+    assert_eq!(s, StatusCode::OK);
+    let p: CustomerProgress = serde_json::from_value(v.clone()).expect("progress");
+    assert_eq!(p.status, Status::Completed);
+    let steps: Vec<&str> = p.steps.iter().map(|s| s.step.as_str()).collect();
+    assert_eq!(
+        steps,
+        [
+            "application_accepted",
+            "dispatched",
+            "site_visit",
+            "completed"
+        ]
+    );
+    assert!(p.steps.iter().all(|s| s.finished_at.is_some()));
+    assert_eq!(p.fees.len(), 1);
+    assert_eq!(p.to_prepare.len(), 2, "ID card and property certificate");
+    let text = v.to_string();
+    for private in ["guard dog", "\"m1\"", "crew", "\"lat\"", "reading"] {
+        assert!(!text.contains(private), "{private} leaks into {text}");
+    }
+    let (s, _) = w.office.call_with(
+        "",
+        Method::GET,
+        "/v1/public/progress/4001?account=A9999",
+        None,
+    );
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Archiving a finished order removes it from the crew's phones.
+    let (s, _) = w.office.call(
+        Method::POST,
+        &format!("/v1/office/orders/{}/archive", o.id),
+        None,
+    );
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    phone.sync().expect("sync");
+    assert!(phone.numbers().is_empty());
+    // The detail keeps everything, with dispatch's history.
+    let d = w.office.detail(o.id);
+    assert!(d.archived);
+    assert_eq!(d.readings.len(), 1);
+    let actions: Vec<&str> = d.history.iter().map(|h| h.action.as_str()).collect();
+    assert_eq!(actions, ["create", "archive"]);
+}
+
+#[test]
+fn admin_issues_and_revokes_tokens_and_roles_are_enforced() {
+    let w = World::new();
+    let admin = |m: Method, p: &str, b| w.office.call_with(&w.admin_token, m, p, b);
+    assert_eq!(admin(Method::POST, "/v1/admin/crews", Some(json!({ "id": "C9", "name": "night crew", "capacity": { "surveys": 1, "installs": 1, "checks": 1 } }))).0, StatusCode::CREATED);
+    assert_eq!(admin(Method::POST, "/v1/admin/crews", Some(json!({ "id": "C9", "name": "again", "capacity": { "surveys": 1, "installs": 1, "checks": 1 } }))).0, StatusCode::CONFLICT);
+    assert_eq!(
+        admin(
+            Method::POST,
+            "/v1/admin/members",
+            Some(json!({ "id": "m9", "name": "n", "crew_id": "C9", "role": "crew" }))
+        )
+        .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        admin(
+            Method::POST,
+            "/v1/admin/members",
+            Some(json!({ "id": "m10", "name": "n", "role": "crew" }))
+        )
+        .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (s, t) = admin(
+        Method::POST,
+        "/v1/admin/tokens",
+        Some(json!({ "member_id": "m9", "device": "phone-9" })),
+    );
+    assert_eq!(s, StatusCode::CREATED);
+    let token = t["token"].as_str().expect("token").to_owned();
+    assert!(token.starts_with("fc1."));
+    // The secret is not stored: the database holds only its hash.
+    let db =
+        std::fs::read(w.dir.path().join("server").join("fieldcrew-server.sqlite3")).expect("db");
+    let wal = std::fs::read(
+        w.dir
+            .path()
+            .join("server")
+            .join("fieldcrew-server.sqlite3-wal"),
+    )
+    .unwrap_or_default();
+    let secret = token.rsplit('.').next().expect("secret").as_bytes();
+    assert!(
+        !db.windows(secret.len()).any(|x| x == secret)
+            && !wal.windows(secret.len()).any(|x| x == secret)
+    );
+
+    w.create(vec![new_order("9001", "C9", WorkKind::MeterCheck, 1)]);
+    let phone = Device::open(
+        &w.dir.path().join("p9"),
+        &w.server.url(),
+        &token,
+        "m9",
+        "C9",
+        std::sync::Arc::new(fieldcrew_core::clock::SystemClock),
+    );
+    phone.sync().expect("sync");
+    assert_eq!(phone.numbers(), ["9001"]);
+    // Roles: a dispatcher may not administer, a crew may not dispatch, nobody without a token.
+    assert_eq!(
+        w.office
+            .call(
+                Method::POST,
+                "/v1/admin/members",
+                Some(json!({ "id": "x", "name": "x", "role": "admin" }))
+            )
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        w.office
+            .call_with(&token, Method::GET, "/v1/office/orders", None)
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        w.office
+            .call_with(
+                "fc1.0000000000000000.00",
+                Method::GET,
+                "/v1/sync/pull",
+                None
+            )
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    // A dispatcher's token on a phone is a typed error too.
+    let office_phone = Device::open(
+        &w.dir.path().join("px"),
+        &w.server.url(),
+        &w.token("d1", "px"),
+        "d1",
+        "C9",
+        std::sync::Arc::new(fieldcrew_core::clock::SystemClock),
+    );
+    assert!(matches!(office_phone.sync(), Err(SyncError::Forbidden)));
+
+    let id = t["token_id"].as_str().expect("id");
+    assert_eq!(
+        admin(Method::DELETE, &format!("/v1/admin/tokens/{id}"), None).0,
+        StatusCode::NO_CONTENT
+    );
+    assert!(matches!(phone.sync(), Err(SyncError::Unauthorized)));
+    assert_eq!(
+        admin(Method::DELETE, "/v1/admin/tokens/ffffffffffffffff", None).0,
+        StatusCode::NOT_FOUND
+    );
+}

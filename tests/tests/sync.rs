@@ -1,0 +1,741 @@
+//! The sync scenarios of issue 4, each against the real server on loopback, each asserting the
+//! end state on the server and on every device.
+
+use std::sync::atomic::Ordering;
+
+use axum::http::{Method, StatusCode};
+use chrono::Duration;
+use fieldcrew_core::store::Entity;
+use fieldcrew_core::survey::{ConnectionPoint, SiteSurvey, Voltage};
+use fieldcrew_core::sync::wire::{
+    ConflictRule, ConflictStatus, Outcome, PushResponse, RejectCode, ResolveChoice,
+};
+use fieldcrew_core::sync::{SyncError, SyncPhase};
+use fieldcrew_core::work_order::{Appointment, Status, WorkKind};
+use fieldcrew_e2e::*;
+use rust_decimal::Decimal;
+use serde_json::json;
+
+fn survey() -> SiteSurvey {
+    SiteSurvey {
+        capacity_kva: Decimal::from(80),
+        voltage: Voltage::V380,
+        phases: 3,
+        connection: ConnectionPoint {
+            station: "Yuecheng 110kV".into(),
+            line: "10kV Line 7".into(),
+            transformer: "T12".into(),
+            pole_or_box: "P3".into(),
+        },
+        load_notes: "workshop".into(),
+    }
+}
+
+#[test]
+fn initial_sync_brings_the_crews_orders_and_nothing_of_other_crews() {
+    let w = World::new();
+    w.create(vec![
+        new_order("1001", "C1", WorkKind::MeterInstall, 1),
+        new_order("1002", "C1", WorkKind::MeterCheck, 2),
+        new_order("1003", "C1", WorkKind::SiteSurvey, 3),
+        new_order("2001", "C2", WorkKind::MeterInstall, 1),
+        new_order("2002", "C2", WorkKind::FaultRepair, 2),
+    ]);
+    let phone = w.device("p1", "m1", "C1");
+    let mut phases = Vec::new();
+    let report = phone
+        .client
+        .sync(&phone.store, &mut |p| phases.push((p.phase, p.done)))
+        .expect("sync");
+    assert_eq!(phone.numbers(), ["1001", "1002", "1003"]);
+    assert_eq!(report.orders_received, 3);
+    assert_eq!(report.pushed, 0);
+    assert!(phases.contains(&(SyncPhase::Push, 0)));
+    assert_eq!(phases.last(), Some(&(SyncPhase::Pull, 3)));
+    let cursor = phone.store.sync_cursor().expect("cursor");
+    assert!(cursor > 0);
+    // Nothing new: the next sync pulls nothing and keeps the cursor.
+    let again = phone.sync().expect("sync");
+    assert_eq!((again.orders_received, again.cursor), (0, cursor));
+    assert_eq!(phone.store.sync_cursor().expect("cursor"), cursor);
+
+    let other = w.device("p3", "m3", "C2");
+    other.sync().expect("sync");
+    assert_eq!(other.numbers(), ["2001", "2002"]);
+    // The copies carry the server version and the crew.
+    let o = phone
+        .store
+        .order(phone.store.orders_by_status(&[], 10).expect("list")[0].id)
+        .expect("order");
+    assert_eq!((o.version, o.crew_id.as_str()), (1, "C1"));
+}
+
+#[test]
+fn offline_work_on_several_orders_while_dispatch_reschedules_another() {
+    let w = World::new();
+    let orders = w.create(vec![
+        new_order("1001", "C1", WorkKind::MeterReplacement, 1),
+        new_order("1002", "C1", WorkKind::MeterCheck, 2),
+        new_order("1003", "C1", WorkKind::MeterCheck, 4),
+    ]);
+    let phone = w.device("p1", "m1", "C1");
+    phone.sync().expect("first sync");
+    // Offline: two orders done.
+    let ra = phone.complete(&orders[0], "1050.5");
+    let rb = phone.complete(&orders[1], "1020");
+    // Meanwhile dispatch moves the third order to the afternoon.
+    let start = day_start() + Duration::hours(6);
+    let new_slot = Appointment::Slot {
+        start,
+        end: start + Duration::hours(2),
+    };
+    w.office.reschedule(orders[2].id, new_slot);
+
+    let report = phone.sync().expect("sync");
+    assert_eq!(
+        (
+            report.pushed,
+            report.applied,
+            report.conflicts,
+            report.rejected
+        ),
+        (6, 6, 0, 0)
+    );
+    assert_eq!(phone.store.pending_count().expect("pending"), 0);
+    for (o, r) in [(&orders[0], &ra), (&orders[1], &rb)] {
+        let d = w.office.detail(o.id);
+        assert_eq!(d.order.status, Status::Completed);
+        assert_eq!(d.readings.len(), 1);
+        assert_eq!(d.readings[0], r[0]);
+        let path: Vec<Status> = d.timeline.iter().map(|e| e.to).collect();
+        assert_eq!(path, [Status::Arrived, Status::Completed]);
+        assert!(d.conflicts.is_empty());
+        let local = phone.store.order_detail(o.id).expect("detail");
+        assert_eq!(local.order.status, Status::Completed);
+        assert_eq!(local.order.version, d.order.version);
+        assert_eq!(local.timeline.len(), 2);
+    }
+    assert_eq!(
+        phone.store.order(orders[2].id).expect("order").appointment,
+        new_slot
+    );
+    assert_eq!(w.office.detail(orders[2].id).order.appointment, new_slot);
+    assert!(phone.store.conflicts(false).expect("conflicts").is_empty());
+    assert!(w.office.conflicts("").is_empty());
+}
+
+#[test]
+fn dispatch_edits_the_appointment_while_the_crew_edits_the_survey_merged_without_conflict() {
+    let w = World::new();
+    let o = w
+        .create(vec![new_order("1001", "C1", WorkKind::NewConnection, 1)])
+        .remove(0);
+    let phone = w.device("p1", "m1", "C1");
+    phone.sync().expect("sync");
+    phone.store.save_survey(o.id, &survey()).expect("survey");
+    phone
+        .store
+        .set_crew_notes(o.id, "dog in the yard")
+        .expect("notes");
+    let deadline = Appointment::Deadline {
+        by: day_start() + Duration::days(2),
+    };
+    w.office.reschedule(o.id, deadline);
+
+    let report = phone.sync().expect("sync");
+    assert_eq!((report.merged, report.conflicts), (2, 0));
+    let server = w.office.detail(o.id).order;
+    assert_eq!(server.appointment, deadline);
+    assert_eq!(server.survey, Some(survey()));
+    assert_eq!(server.crew_notes, "dog in the yard");
+    let local = phone.store.order(o.id).expect("order");
+    assert_eq!(local.appointment, deadline);
+    assert_eq!(local.survey, Some(survey()));
+    assert_eq!(local.crew_notes, "dog in the yard");
+    assert_eq!(local.version, server.version);
+    assert!(w.office.conflicts("").is_empty());
+    assert!(phone.store.conflicts(false).expect("c").is_empty());
+}
+
+#[test]
+fn cancel_versus_completed_offline() {
+    let w = World::new();
+    let orders = w.create(vec![
+        new_order("1001", "C1", WorkKind::MeterRemoval, 1),
+        new_order("1002", "C1", WorkKind::MeterCheck, 2),
+    ]);
+    let phone = w.device("p1", "m1", "C1");
+    phone.sync().expect("sync");
+    // Offline: the first order is completed, the second only reached.
+    let readings = phone.complete(&orders[0], "1042");
+    phone.report(orders[1].id, Status::Arrived);
+    w.office.cancel(orders[0].id, "customer withdrew");
+    w.office.cancel(orders[1].id, "duplicate order");
+
+    let report = phone.sync().expect("sync");
+    assert_eq!(report.rejected, 0);
+    // Completed work is a fact: the order ends completed, the readings are kept.
+    let d = w.office.detail(orders[0].id);
+    assert_eq!(d.order.status, Status::Completed);
+    assert_eq!(d.readings, readings);
+    let path: Vec<Status> = d.timeline.iter().map(|e| e.to).collect();
+    assert_eq!(
+        path,
+        [Status::Arrived, Status::Completed, Status::Cancelled]
+    );
+    assert_eq!(d.conflicts.len(), 1);
+    let c = &d.conflicts[0];
+    assert_eq!(
+        (c.rule, c.status),
+        (ConflictRule::CancelledButCompleted, ConflictStatus::Open)
+    );
+    assert_eq!(
+        (c.kept_value.clone(), c.lost_value.clone()),
+        (json!("completed"), json!("cancelled"))
+    );
+    // A visit cut short stays cancelled, with the crew's arrival on record.
+    let d2 = w.office.detail(orders[1].id);
+    assert_eq!(d2.order.status, Status::Cancelled);
+    assert_eq!(d2.timeline.len(), 2);
+    assert_eq!(d2.conflicts.len(), 1);
+    assert_eq!(d2.conflicts[0].rule, ConflictRule::CancelledDuringVisit);
+    assert_eq!(d2.conflicts[0].lost_value, json!("arrived"));
+    // The device shows the same end state and both conflicts.
+    assert_eq!(
+        phone.store.order(orders[0].id).expect("o").status,
+        Status::Completed
+    );
+    assert_eq!(
+        phone.store.order(orders[1].id).expect("o").status,
+        Status::Cancelled
+    );
+    assert_eq!(
+        phone
+            .store
+            .order_detail(orders[0].id)
+            .expect("d")
+            .timeline
+            .len(),
+        3
+    );
+    let mut rules: Vec<ConflictRule> = phone
+        .store
+        .conflicts(true)
+        .expect("c")
+        .iter()
+        .map(|c| c.rule)
+        .collect();
+    rules.sort_by_key(|r| r.as_str());
+    assert_eq!(
+        rules,
+        [
+            ConflictRule::CancelledButCompleted,
+            ConflictRule::CancelledDuringVisit
+        ]
+    );
+
+    // The dispatcher resolves one; the resolution syncs to the device.
+    w.office
+        .resolve(c.id, ResolveChoice::Kept, "refund the fee");
+    phone.sync().expect("sync");
+    let local: Vec<_> = phone
+        .store
+        .conflicts(false)
+        .expect("c")
+        .into_iter()
+        .filter(|x| x.id == c.id)
+        .collect();
+    assert_eq!(local[0].status, ConflictStatus::Resolved);
+    assert_eq!(
+        local[0].resolution.as_ref().map(|r| r.note.as_str()),
+        Some("refund the fee")
+    );
+    assert_eq!(phone.store.conflicts(true).expect("c").len(), 1);
+}
+
+#[test]
+fn two_devices_edit_the_same_crew_field() {
+    let w = World::new();
+    let o = w
+        .create(vec![new_order("1001", "C1", WorkKind::SiteSurvey, 1)])
+        .remove(0);
+    let base = chrono::Utc::now();
+    let c1 = clock_at(base);
+    let c2 = clock_at(base + Duration::seconds(30));
+    let a = w.device_with_clock("pa", "m1", "C1", c1.clone());
+    let b = w.device_with_clock("pb", "m2", "C1", c2.clone());
+    a.sync().expect("sync a");
+    b.sync().expect("sync b");
+    a.store
+        .set_crew_notes(o.id, "meter room key at the guard")
+        .expect("a edits");
+    b.store
+        .set_crew_notes(o.id, "meter room open")
+        .expect("b edits");
+    // a pushes first; b's edit has the later HLC and wins; a's value is kept in the conflict.
+    assert_eq!(a.sync().expect("a").applied, 1);
+    let rb = b.sync().expect("b");
+    assert_eq!(rb.conflicts, 1);
+    a.sync().expect("a pulls");
+    let server = w.office.detail(o.id);
+    assert_eq!(server.order.crew_notes, "meter room open");
+    assert_eq!(server.conflicts.len(), 1);
+    let c = &server.conflicts[0];
+    assert_eq!(c.rule, ConflictRule::LatestHlcWins);
+    assert_eq!(c.kept_value, json!("meter room open"));
+    assert_eq!(c.lost_value, json!("meter room key at the guard"));
+    assert_eq!(c.field, "crew_notes");
+    for d in [&a, &b] {
+        assert_eq!(
+            d.store.order(o.id).expect("o").crew_notes,
+            "meter room open"
+        );
+        let list = d.store.conflicts(true).expect("c");
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].id, c.id);
+    }
+    // a takes its value back through the conflict: it syncs to the server and to b.
+    a.store
+        .resolve_conflict(c.id, ResolveChoice::Lost, "key is with the guard")
+        .expect("resolve");
+    assert!(a.store.conflicts(true).expect("c").is_empty());
+    a.sync().expect("a");
+    b.sync().expect("b");
+    let server = w.office.detail(o.id);
+    assert_eq!(server.order.crew_notes, "meter room key at the guard");
+    assert_eq!(server.conflicts[0].status, ConflictStatus::Resolved);
+    assert_eq!(
+        b.store.order(o.id).expect("o").crew_notes,
+        "meter room key at the guard"
+    );
+    assert_eq!(
+        b.store.conflicts(false).expect("c")[0].status,
+        ConflictStatus::Resolved
+    );
+    assert_eq!(
+        a.store.order(o.id).expect("o").crew_notes,
+        "meter room key at the guard"
+    );
+}
+
+#[test]
+fn a_lost_push_response_is_replayed_and_applied_once() {
+    let w = World::new();
+    let o = w
+        .create(vec![new_order("1001", "C1", WorkKind::MeterCheck, 1)])
+        .remove(0);
+    let proxy = LossyProxy::start(&w.server.url(), 1);
+    let token = w.token("m1", "p1");
+    let phone = Device::open(
+        &w.dir.path().join("p1"),
+        &proxy.loopback.url,
+        &token,
+        "m1",
+        "C1",
+        std::sync::Arc::new(fieldcrew_core::clock::SystemClock),
+    );
+    phone.sync().expect("sync");
+    let readings = phone.complete(&o, "1011");
+    let ops = phone.store.pending(100).expect("pending");
+    let report = phone.sync().expect("sync survives the lost reply");
+    // The first push was processed but its reply lost; the retry got the first answers.
+    assert_eq!(proxy.pushes_seen.load(Ordering::SeqCst), 2);
+    assert_eq!((report.pushed, report.applied), (3, 3));
+    assert_eq!(phone.store.pending_count().expect("p"), 0);
+    let d = w.office.detail(o.id);
+    assert_eq!(d.order.status, Status::Completed);
+    assert_eq!(d.readings, readings);
+    assert_eq!(d.timeline.len(), 2);
+    // A third replay of the same batch, by hand, answers exactly as the first time.
+    let body = json!({
+        "device_id": phone.store.device_id(),
+        "ops": ops.iter().map(|e| json!({
+            "op_id": e.op_id, "entity": e.entity, "entity_id": e.entity_id, "order_id": e.order_id,
+            "op": e.op, "fields": e.fields, "base_version": e.base_version, "hlc": e.hlc,
+        })).collect::<Vec<_>>(),
+    });
+    let (status, v) = w
+        .office
+        .call_with(&token, Method::POST, "/v1/sync/push", Some(body));
+    assert_eq!(status, StatusCode::OK);
+    let replay: PushResponse = serde_json::from_value(v).expect("push reply");
+    assert!(replay.answers.iter().all(|a| a.outcome == Outcome::Applied));
+    assert_eq!(w.office.detail(o.id).timeline.len(), 2);
+    assert_eq!(w.office.detail(o.id).readings.len(), 1);
+}
+
+#[test]
+fn reassignment_while_readings_are_pending() {
+    let w = World::new();
+    let o = w
+        .create(vec![new_order("1001", "C1", WorkKind::MeterCheck, 1)])
+        .remove(0);
+    let phone = w.device("p1", "m1", "C1");
+    phone.sync().expect("sync");
+    phone.report(o.id, Status::Arrived);
+    let readings = phone.read(o.id, &o.meters[0].asset_number, "1033");
+    w.office.reassign(o.id, "C2");
+
+    let report = phone.sync().expect("sync");
+    assert_eq!((report.conflicts, report.rejected), (2, 0));
+    // The readings are on the server; the order stays with C2; dispatch has a conflict.
+    let d = w.office.detail(o.id);
+    assert_eq!(d.order.crew_id, "C2");
+    assert_eq!(d.order.status, Status::Dispatched);
+    assert_eq!(d.readings, readings);
+    assert_eq!(d.timeline.len(), 1);
+    assert_eq!(d.conflicts.len(), 1);
+    assert_eq!(d.conflicts[0].rule, ConflictRule::ReassignedWhileOffline);
+    assert_eq!(d.conflicts[0].crew_id, "C1");
+    // The order left C1's phone once its pending work was acknowledged; the conflict stays.
+    assert!(phone.numbers().is_empty());
+    assert_eq!(phone.store.pending_count().expect("p"), 0);
+    assert_eq!(phone.store.conflicts(true).expect("c").len(), 1);
+    // C2 sees the order with C1's records.
+    let other = w.device("p3", "m3", "C2");
+    other.sync().expect("sync");
+    assert_eq!(other.numbers(), ["1001"]);
+    let local = other.store.order_detail(o.id).expect("detail");
+    assert_eq!(local.readings.len(), 1);
+    // (The phone stores times to the millisecond; the server keeps what was sent.)
+    let (l, r) = (&local.readings[0].reading, &d.readings[0]);
+    assert_eq!(
+        (l.id, l.value, l.hlc, &l.member_id),
+        (r.id, r.value, r.hlc, &r.member_id)
+    );
+    assert_eq!(l.taken_at.timestamp_millis(), r.taken_at.timestamp_millis());
+    assert!(other.store.conflicts(false).expect("c").is_empty());
+}
+
+#[test]
+fn one_crews_token_against_another_crews_order() {
+    let w = World::new();
+    let mine = w
+        .create(vec![new_order("1001", "C1", WorkKind::MeterCheck, 1)])
+        .remove(0);
+    let theirs = w
+        .create(vec![new_order("2001", "C2", WorkKind::MeterCheck, 1)])
+        .remove(0);
+    let token = w.token("m1", "p1");
+    let hlc = "0001764000000000-00000001-00000000000000000000000000000001";
+    let op = |order: uuid::Uuid| {
+        json!({ "device_id": uuid::Uuid::now_v7(), "ops": [{
+            "op_id": uuid::Uuid::now_v7(), "entity": "work_order", "entity_id": order, "order_id": order,
+            "op": "update", "fields": { "crew_notes": "x" }, "base_version": 1, "hlc": hlc,
+        }]})
+    };
+    let answer = |order| {
+        let (status, v) =
+            w.office
+                .call_with(&token, Method::POST, "/v1/sync/push", Some(op(order)));
+        assert_eq!(status, StatusCode::OK);
+        serde_json::from_value::<PushResponse>(v)
+            .expect("reply")
+            .answers
+            .remove(0)
+            .outcome
+    };
+    // Another crew's order answers exactly like an order that does not exist.
+    let foreign = answer(theirs.id);
+    let missing = answer(uuid::Uuid::now_v7());
+    assert_eq!(foreign, missing);
+    assert!(matches!(
+        foreign,
+        Outcome::Rejected {
+            code: RejectCode::NotFound,
+            ..
+        }
+    ));
+    assert_eq!(answer(mine.id), Outcome::Applied);
+    assert_eq!(w.office.detail(theirs.id).order.crew_notes, "");
+    assert_eq!(w.office.detail(theirs.id).order.version, 1);
+    // A crew token has no back office, and a phone never pulls the other crew's order.
+    let (status, _) = w.office.call_with(
+        &token,
+        Method::GET,
+        &format!("/v1/office/orders/{}", theirs.id),
+        None,
+    );
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let phone = Device::open(
+        &w.dir.path().join("p1"),
+        &w.server.url(),
+        &token,
+        "m1",
+        "C1",
+        std::sync::Arc::new(fieldcrew_core::clock::SystemClock),
+    );
+    phone.sync().expect("sync");
+    assert_eq!(phone.numbers(), ["1001"]);
+    // A revoked token is a typed error for the shell, and nothing changes locally.
+    let (status, _) = w.office.call_with(
+        &w.admin_token,
+        Method::DELETE,
+        &format!("/v1/admin/tokens/{}", token.split('.').nth(1).unwrap_or("")),
+        None,
+    );
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    phone
+        .store
+        .set_crew_notes(mine.id, "after revoke")
+        .expect("notes");
+    assert!(matches!(phone.sync(), Err(SyncError::Unauthorized)));
+    assert_eq!(phone.store.pending_count().expect("p"), 1);
+}
+
+#[test]
+fn a_malformed_or_hostile_reply_leaves_the_store_and_cursor_untouched() {
+    let w = World::new();
+    w.create(vec![
+        new_order("1001", "C1", WorkKind::MeterCheck, 1),
+        new_order("1002", "C1", WorkKind::MeterCheck, 2),
+    ]);
+    let token = w.token("m1", "p1");
+    let dir = w.dir.path().join("p1");
+    let clock = std::sync::Arc::new(fieldcrew_core::clock::SystemClock);
+    let phone = Device::open(&dir, &w.server.url(), &token, "m1", "C1", clock);
+    phone.sync().expect("sync");
+    let cursor = phone.store.sync_cursor().expect("cursor");
+    let snapshot = |d: &Device| {
+        let list = d.store.orders_by_status(&[], 100).expect("list");
+        let details: Vec<_> = list
+            .iter()
+            .map(|o| d.store.order_detail(o.id).expect("detail"))
+            .collect();
+        (
+            details,
+            d.store.sync_cursor().expect("cursor"),
+            d.store.pending_count().expect("p"),
+        )
+    };
+    let before = snapshot(&phone);
+    let order = serde_json::to_value(&before.0[0].order).expect("json");
+    let mut other_crew = order.clone();
+    other_crew["crew_id"] = json!("C2");
+    other_crew["number"] = json!("9999");
+    let mut bad_slot = order.clone();
+    bad_slot["appointment"] =
+        json!({ "mode": "slot", "start": "2026-11-25T04:00:00Z", "end": "2026-11-25T03:00:00Z" });
+    let page = |changes: serde_json::Value, cursor: i64| {
+        json!({ "changes": changes, "cursor": cursor, "more": false,
+                "server_hlc": "0001764000000000-00000001-00000000000000000000000000000001" })
+        .to_string()
+    };
+    let bodies: Vec<String> = vec![
+        "{\"changes\": [".into(),
+        "<html>gateway</html>".into(),
+        page(
+            json!([{ "kind": "order", "seq": cursor + 1, "order": other_crew }]),
+            cursor + 1,
+        ),
+        page(
+            json!([{ "kind": "order", "seq": cursor + 1, "order": bad_slot }]),
+            cursor + 1,
+        ),
+        page(json!([]), cursor - 1),
+        page(
+            json!([{ "kind": "removal", "seq": cursor + 5, "order_id": before.0[0].order.id }]),
+            cursor + 2,
+        ),
+        page(
+            json!([{ "kind": "teleport", "seq": cursor + 1 }]),
+            cursor + 1,
+        ),
+    ];
+    for body in bodies {
+        let body: &'static str = Box::leak(body.into_boxed_str());
+        let server = hostile(body);
+        let evil = Device {
+            store: fieldcrew_core::store::Store::open(
+                dir.join("phone.sqlite3"),
+                Default::default(),
+            )
+            .expect("store"),
+            client: client(&server.url, &token),
+            member: "m1".into(),
+        };
+        match evil.sync() {
+            Err(SyncError::Malformed(_)) => {}
+            other => panic!("{body}: expected Malformed, got {other:?}"),
+        }
+        assert_eq!(snapshot(&evil), before, "{body}");
+    }
+    // The real server still syncs the untouched store.
+    assert!(phone.sync().is_ok());
+    assert_eq!(phone.store.sync_cursor().expect("c"), cursor);
+}
+
+#[test]
+fn a_device_clock_two_hours_behind() {
+    let w = World::new();
+    let o = w
+        .create(vec![new_order("1001", "C1", WorkKind::MeterCheck, 1)])
+        .remove(0);
+    let now = chrono::Utc::now();
+    let right_clock = clock_at(now);
+    let right = w.device_with_clock("pa", "m1", "C1", right_clock.clone());
+    let behind_clock = clock_at(now - Duration::hours(2));
+    let behind = w.device_with_clock("pb", "m2", "C1", behind_clock.clone());
+    right.sync().expect("sync");
+    behind.sync().expect("sync");
+    // The pull moved the lagging device's HLC past the server's stamps.
+    assert!(behind.store.last_hlc().expect("hlc").wall_ms >= now.timestamp_millis() - 1000);
+
+    // The lagging phone reports arrival with its own (wrong) time: accepted as recorded.
+    behind.report(o.id, Status::Arrived);
+    let readings = behind.read(o.id, &o.meters[0].asset_number, "1005");
+    behind.sync().expect("sync");
+    let d = w.office.detail(o.id);
+    assert_eq!(d.order.status, Status::Arrived);
+    assert_eq!(d.timeline[0].at, now - Duration::hours(2));
+    assert_eq!(d.readings, readings);
+
+    // Both edit the notes offline, the lagging phone a minute later in real time. It has not
+    // seen the other edit, and its wall clock is two hours behind, so its stamp orders first:
+    // the decision is deterministic (the same on every device and the server) and the losing
+    // value is kept in the conflict, never dropped.
+    right.sync().expect("sync");
+    right_clock.set(chrono::Utc::now() + Duration::seconds(1));
+    right.store.set_crew_notes(o.id, "first").expect("notes");
+    behind_clock.advance(Duration::minutes(1));
+    behind.store.set_crew_notes(o.id, "second").expect("notes");
+    right.sync().expect("sync");
+    let report = behind.sync().expect("sync");
+    assert_eq!(report.conflicts, 1);
+    right.sync().expect("sync");
+    let d = w.office.detail(o.id);
+    let c = &d.conflicts[0];
+    assert_eq!(d.order.crew_notes, "first");
+    assert_eq!(
+        (c.rule, c.lost_value.clone()),
+        (ConflictRule::LatestHlcWins, json!("second"))
+    );
+    assert_eq!(right.store.order(o.id).expect("o").crew_notes, "first");
+    assert_eq!(behind.store.order(o.id).expect("o").crew_notes, "first");
+    // After syncing, the lagging phone's clock has moved past every stamp it has seen,
+    // including the winning edit, so its next edit orders after it.
+    let winning = right.store.last_hlc().expect("hlc");
+    behind.sync().expect("sync");
+    assert!(behind.store.last_hlc().expect("hlc") > winning);
+    behind.store.set_crew_notes(o.id, "third").expect("notes");
+    let report = behind.sync().expect("sync");
+    assert_eq!((report.applied, report.conflicts), (1, 0));
+    assert_eq!(w.office.detail(o.id).order.crew_notes, "third");
+}
+
+#[test]
+fn cancellation_from_another_thread() {
+    let w = World::new();
+    w.create(vec![new_order("1001", "C1", WorkKind::MeterCheck, 1)]);
+    // A server that accepts the request and never answers.
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let tx = std::sync::Arc::new(std::sync::Mutex::new(tx));
+    let app = axum::Router::new().fallback(move || {
+        let _ = tx.lock().map(|t| t.send(()));
+        std::future::pending::<&'static str>()
+    });
+    let stuck = Loopback::serve(app);
+    let token = w.token("m1", "p1");
+    let phone = Device::open(
+        &w.dir.path().join("p1"),
+        &stuck.url,
+        &token,
+        "m1",
+        "C1",
+        std::sync::Arc::new(fieldcrew_core::clock::SystemClock),
+    );
+    let cancel = phone.client.cancel_handle();
+    let canceller = std::thread::spawn(move || {
+        rx.recv().expect("a request arrived");
+        cancel.cancel();
+    });
+    assert!(matches!(phone.sync(), Err(SyncError::Cancelled)));
+    canceller.join().expect("joined");
+    assert_eq!(phone.store.sync_cursor().expect("c"), 0);
+}
+
+#[test]
+fn merge_rules_on_the_wire_ownership_and_validation() {
+    let w = World::new();
+    let o = w
+        .create(vec![new_order("1001", "C1", WorkKind::MeterCheck, 1)])
+        .remove(0);
+    let token = w.token("m1", "p1");
+    let push = |fields: serde_json::Value, entity: &str, base: i64| {
+        let body = json!({ "device_id": uuid::Uuid::now_v7(), "ops": [{
+            "op_id": uuid::Uuid::now_v7(), "entity": entity, "entity_id": o.id, "order_id": o.id,
+            "op": "update", "fields": fields, "base_version": base,
+            "hlc": "0001764000000000-00000001-00000000000000000000000000000001",
+        }]});
+        let (status, v) = w
+            .office
+            .call_with(&token, Method::POST, "/v1/sync/push", Some(body));
+        assert_eq!(status, StatusCode::OK, "{v}");
+        serde_json::from_value::<PushResponse>(v)
+            .expect("reply")
+            .answers
+            .remove(0)
+            .outcome
+    };
+    // Dispatch-owned fields other than the customer's phone are not the crew's to write.
+    assert!(matches!(
+        push(json!({ "priority": "urgent" }), "work_order", 1),
+        Outcome::Rejected {
+            code: RejectCode::NotOwner,
+            ..
+        }
+    ));
+    assert!(matches!(
+        push(json!({ "crew_notes": 5 }), "work_order", 1),
+        Outcome::Rejected {
+            code: RejectCode::Invalid,
+            ..
+        }
+    ));
+    assert!(matches!(
+        push(
+            json!({ "survey": { "capacity_kva": "0", "voltage": "v220", "phases": 1, "connection": { "station": "", "line": "", "transformer": "", "pole_or_box": "" }, "load_notes": "" } }),
+            "work_order",
+            1
+        ),
+        Outcome::Rejected {
+            code: RejectCode::Invalid,
+            ..
+        }
+    ));
+    // Customer contact: dispatch changed it too, so dispatch's value stands.
+    w.office
+        .patch(o.id, json!({ "customer_phone": "13911112222" }));
+    let c = push(json!({ "customer_phone": "13700000000" }), "work_order", 1);
+    let Outcome::Conflict { conflict_id } = c else {
+        panic!("expected conflict, got {c:?}")
+    };
+    let d = w.office.detail(o.id);
+    assert_eq!(d.order.customer.phone, "13911112222");
+    let k = d
+        .conflicts
+        .iter()
+        .find(|k| k.id == conflict_id)
+        .expect("conflict listed");
+    assert_eq!(
+        (k.rule, k.lost_value.clone()),
+        (ConflictRule::DispatchOwnsField, json!("13700000000"))
+    );
+    // Crew notes: dispatch corrected them, the crew's concurrent edit stands (crew owns them).
+    w.office
+        .patch(o.id, json!({ "crew_notes": "from the office" }));
+    let c = push(json!({ "crew_notes": "from the field" }), "work_order", 1);
+    assert!(matches!(c, Outcome::Conflict { .. }));
+    let d = w.office.detail(o.id);
+    assert_eq!(d.order.crew_notes, "from the field");
+    assert!(
+        d.conflicts
+            .iter()
+            .any(|k| k.rule == ConflictRule::CrewOwnsField
+                && k.lost_value == json!("from the office"))
+    );
+    // An unknown entity never reaches storage.
+    let (status, _) = w.office.call_with(&token, Method::POST, "/v1/sync/push", Some(json!({ "device_id": uuid::Uuid::now_v7(), "ops": [{ "op_id": uuid::Uuid::now_v7(), "entity": "photo_blob", "entity_id": "x", "order_id": o.id, "op": "create", "fields": {}, "base_version": 0, "hlc": "0001764000000000-00000001-00000000000000000000000000000001" }] })));
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let _ = Entity::Conflict;
+}
