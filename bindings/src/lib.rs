@@ -14,16 +14,20 @@
 //! exception rather than an abort).
 
 mod error;
+mod sync;
 mod types;
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use chrono::{Duration, FixedOffset, NaiveDate};
 use fieldcrew_core::store::{self, AgendaQuery, Session, Store, StoreKey, StoreOptions, WipeMode};
+use fieldcrew_core::sync::wire::ResolveChoice;
+use fieldcrew_core::sync::{CancelHandle, SyncClient, SyncConfig};
 
 pub use error::FieldCrewError;
 use error::Result;
+pub use sync::{Conflict, ConflictStatus, Login, SyncListener, SyncPhase, SyncSummary};
 pub use types::*;
 
 uniffi::setup_scaffolding!();
@@ -49,6 +53,10 @@ pub struct Config {
 pub struct FieldCrew {
     /// `None` once wiped. Read-locked by every call; write-locked only to rekey or wipe.
     store: RwLock<Option<Store>>,
+    /// The sync client once a server is configured (`login` or `use_server`).
+    sync: Mutex<Option<Arc<SyncClient>>>,
+    /// Cancels the sync in flight; kept outside the client's lock so another thread can reach it.
+    cancel: Mutex<Option<CancelHandle>>,
 }
 
 impl FieldCrew {
@@ -73,6 +81,21 @@ impl std::ops::Deref for StoreRef<'_> {
             Some(store) => store,
             None => unreachable!("StoreRef is only built over a present store"),
         }
+    }
+}
+
+impl FieldCrew {
+    fn configure(&self, server_url: String, token: String) -> Result<Arc<SyncClient>> {
+        if token.trim().is_empty() {
+            return Err(FieldCrewError::Validation {
+                field: "token".into(),
+                detail: "a token is required".into(),
+            });
+        }
+        let client = Arc::new(SyncClient::new(SyncConfig::new(server_url, token))?);
+        *self.cancel.lock().unwrap_or_else(|p| p.into_inner()) = Some(client.cancel_handle());
+        *self.sync.lock().unwrap_or_else(|p| p.into_inner()) = Some(client.clone());
+        Ok(client)
     }
 }
 
@@ -105,10 +128,91 @@ impl FieldCrew {
         let store = Store::open(dir.join("fieldcrew.db"), options)?;
         Ok(Arc::new(FieldCrew {
             store: RwLock::new(Some(store)),
+            sync: Mutex::new(None),
+            cancel: Mutex::new(None),
         }))
     }
 
-    /// Records who works on this device. Cheap.
+    /// First sign-in on this device (online): checks the token with the server and records its
+    /// member and crew. The shell keeps the token in its keystore.
+    pub fn login(&self, server_url: String, token: String) -> Result<Login> {
+        let client = self.configure(server_url, token)?;
+        let me = client.login(&*self.store()?)?;
+        Ok(Login {
+            member_id: me.member_id,
+            crew_id: me.crew_id.unwrap_or_default(),
+        })
+    }
+
+    /// Later app starts (offline-safe): remembers the server and token for the next sync
+    /// without contacting the server.
+    pub fn use_server(&self, server_url: String, token: String) -> Result<()> {
+        self.configure(server_url, token).map(|_| ())
+    }
+
+    /// Pushes the outbox, then pulls the crew's orders until done. Blocking and long: call it
+    /// from a background thread; `cancel_sync` from another thread stops it (Interrupted).
+    /// Network failures are retried with backoff before failing with Network; a refused token
+    /// is Auth. A malformed reply changes nothing locally.
+    pub fn sync(&self, listener: Option<Arc<dyn SyncListener>>) -> Result<SyncSummary> {
+        let client = self
+            .sync
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| FieldCrewError::Auth {
+                detail: "no server configured: call login or use_server first".into(),
+            })?;
+        let store = self.store()?;
+        let mut progress = sync::progress_callback(listener);
+        Ok(client.sync(&store, &mut progress)?.into())
+    }
+
+    /// Stops the sync running on another thread. Cheap; safe from any thread.
+    pub fn cancel_sync(&self) {
+        if let Some(handle) = self
+            .cancel
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            handle.cancel();
+        }
+    }
+
+    /// Conflicts on the crew's orders, newest first. Cheap.
+    pub fn conflicts(&self, open_only: bool) -> Result<Vec<Conflict>> {
+        Ok(self
+            .store()?
+            .conflicts(open_only)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Seen, nothing to change; syncs to the server and the dispatcher.
+    pub fn acknowledge_conflict(&self, conflict_id: String) -> Result<Conflict> {
+        let id = types::uuid("conflict_id", &conflict_id)?;
+        Ok(self.store()?.acknowledge_conflict(id)?.into())
+    }
+
+    /// Keep the value that stands, or put the losing value back (crew-owned fields only).
+    pub fn resolve_conflict(
+        &self,
+        conflict_id: String,
+        keep_standing_value: bool,
+        note: String,
+    ) -> Result<Conflict> {
+        let id = types::uuid("conflict_id", &conflict_id)?;
+        let choice = if keep_standing_value {
+            ResolveChoice::Kept
+        } else {
+            ResolveChoice::Lost
+        };
+        Ok(self.store()?.resolve_conflict(id, choice, &note)?.into())
+    }
+
+    /// Records who works on this device without a server (tests, demos). Cheap.
     pub fn sign_in(&self, member_id: String, crew_id: String) -> Result<()> {
         Ok(self.store()?.sign_in(&Session { member_id, crew_id })?)
     }

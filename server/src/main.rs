@@ -86,6 +86,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 let listener = tokio::net::TcpListener::bind(listen)
                     .await
                     .map_err(|e| e.to_string())?;
+                // Printed so scripts and tests can serve on port 0 and learn the address.
+                match listener.local_addr() {
+                    Ok(addr) => println!("listening on http://{addr}"),
+                    Err(e) => return Err(e.to_string()),
+                }
                 tracing::info!(%listen, "serving");
                 fieldcrew_server::serve(listener, Arc::new(storage), async {
                     let _ = tokio::signal::ctrl_c().await;

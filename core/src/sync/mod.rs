@@ -11,7 +11,10 @@
 //! or fails the page checks is [`SyncError::Malformed`] and leaves the store and cursor untouched.
 //! [`CancelHandle::cancel`] stops a sync from any thread between two steps or mid-request.
 
+mod session;
 pub mod wire;
+
+pub use session::Me;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

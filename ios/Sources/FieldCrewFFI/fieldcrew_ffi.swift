@@ -460,7 +460,13 @@ fileprivate final class UniffiHandleMap<T>: @unchecked Sendable {
 
 
 // Public interface members begin here.
-
+// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+private let IDX_CALLBACK_FREE: Int32 = 0
+// Callback return codes
+private let UNIFFI_CALLBACK_SUCCESS: Int32 = 0
+private let UNIFFI_CALLBACK_ERROR: Int32 = 1
+private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
@@ -682,6 +688,11 @@ fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
 public protocol FieldCrewProtocol: AnyObject, Sendable {
     
     /**
+     * Seen, nothing to change; syncs to the server and the dispatcher.
+     */
+    func acknowledgeConflict(conflictId: String) throws  -> Conflict
+    
+    /**
      * The customer's rating, 1 to 5, and comment.
      */
     func addEvaluation(orderId: String, score: UInt8, comment: String) throws  -> Evaluation
@@ -701,9 +712,19 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
     func agenda(day: String, position: GeoPoint?) throws  -> [AgendaGroup]
     
     /**
+     * Stops the sync running on another thread. Cheap; safe from any thread.
+     */
+    func cancelSync() 
+    
+    /**
      * The warnings a reading set would raise, without saving it. Cheap.
      */
     func checkReadings(entry: ReadingEntry) throws  -> [ReadingWarning]
+    
+    /**
+     * Conflicts on the crew's orders, newest first. Cheap.
+     */
+    func conflicts(openOnly: Bool) throws  -> [Conflict]
     
     /**
      * Required documents: captured or missing. Cheap.
@@ -716,6 +737,12 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
      * Cancels the store call running on another thread. Cheap; safe from any thread.
      */
     func interrupt() 
+    
+    /**
+     * First sign-in on this device (online): checks the token with the server and records its
+     * member and crew. The shell keeps the token in its keystore.
+     */
+    func login(serverUrl: String, token: String) throws  -> Login
     
     func orderDetail(orderId: String) throws  -> OrderDetail
     
@@ -756,6 +783,11 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
      */
     func reportStatus(report: StatusReport) throws  -> StatusEvent
     
+    /**
+     * Keep the value that stands, or put the losing value back (crew-owned fields only).
+     */
+    func resolveConflict(conflictId: String, keepStandingValue: Bool, note: String) throws  -> Conflict
+    
     func saveSurvey(orderId: String, survey: SiteSurvey) throws 
     
     /**
@@ -766,9 +798,17 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
     func setCrewNotes(orderId: String, notes: String) throws 
     
     /**
-     * Records who works on this device. Cheap.
+     * Records who works on this device without a server (tests, demos). Cheap.
      */
     func signIn(memberId: String, crewId: String) throws 
+    
+    /**
+     * Pushes the outbox, then pulls the crew's orders until done. Blocking and long: call it
+     * from a background thread; `cancel_sync` from another thread stops it (Interrupted).
+     * Network failures are retried with backoff before failing with Network; a refused token
+     * is Auth. A malformed reply changes nothing locally.
+     */
+    func sync(listener: SyncListener?) throws  -> SyncSummary
     
     func thumbnailJpeg(photoId: String) throws  -> Data
     
@@ -776,6 +816,12 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
      * What logging out now would lose. Cheap.
      */
     func unsyncedWork() throws  -> UnsyncedWork
+    
+    /**
+     * Later app starts (offline-safe): remembers the server and token for the next sync
+     * without contacting the server.
+     */
+    func useServer(serverUrl: String, token: String) throws 
     
     /**
      * Logout or device handover: deletes all local data. Refuses with
@@ -855,6 +901,19 @@ public static func `open`(config: Config)throws  -> FieldCrew  {
 
     
     /**
+     * Seen, nothing to change; syncs to the server and the dispatcher.
+     */
+open func acknowledgeConflict(conflictId: String)throws  -> Conflict  {
+    return try  FfiConverterTypeConflict_lift(try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_fieldcrew_acknowledge_conflict(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(conflictId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The customer's rating, 1 to 5, and comment.
      */
 open func addEvaluation(orderId: String, score: UInt8, comment: String)throws  -> Evaluation  {
@@ -903,6 +962,17 @@ open func agenda(day: String, position: GeoPoint?)throws  -> [AgendaGroup]  {
 }
     
     /**
+     * Stops the sync running on another thread. Cheap; safe from any thread.
+     */
+open func cancelSync()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_fieldcrew_cancel_sync(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * The warnings a reading set would raise, without saving it. Cheap.
      */
 open func checkReadings(entry: ReadingEntry)throws  -> [ReadingWarning]  {
@@ -911,6 +981,19 @@ open func checkReadings(entry: ReadingEntry)throws  -> [ReadingWarning]  {
     uniffi_fieldcrew_ffi_fn_method_fieldcrew_check_readings(
             self.uniffiCloneHandle(),
         FfiConverterTypeReadingEntry_lower(entry),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Conflicts on the crew's orders, newest first. Cheap.
+     */
+open func conflicts(openOnly: Bool)throws  -> [Conflict]  {
+    return try  FfiConverterSequenceTypeConflict.lift(try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_fieldcrew_conflicts(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(openOnly),uniffiCallStatus
     )
 })
 }
@@ -947,6 +1030,21 @@ open func interrupt()  {try! rustCall() {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * First sign-in on this device (online): checks the token with the server and records its
+     * member and crew. The shell keeps the token in its keystore.
+     */
+open func login(serverUrl: String, token: String)throws  -> Login  {
+    return try  FfiConverterTypeLogin_lift(try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_fieldcrew_login(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(serverUrl),
+        FfiConverterString.lower(token),uniffiCallStatus
+    )
+})
 }
     
 open func orderDetail(orderId: String)throws  -> OrderDetail  {
@@ -1059,6 +1157,21 @@ open func reportStatus(report: StatusReport)throws  -> StatusEvent  {
 })
 }
     
+    /**
+     * Keep the value that stands, or put the losing value back (crew-owned fields only).
+     */
+open func resolveConflict(conflictId: String, keepStandingValue: Bool, note: String)throws  -> Conflict  {
+    return try  FfiConverterTypeConflict_lift(try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_fieldcrew_resolve_conflict(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(conflictId),
+        FfiConverterBool.lower(keepStandingValue),
+        FfiConverterString.lower(note),uniffiCallStatus
+    )
+})
+}
+    
 open func saveSurvey(orderId: String, survey: SiteSurvey)throws   {try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
         uniffiCallStatus in
     uniffi_fieldcrew_ffi_fn_method_fieldcrew_save_survey(
@@ -1094,7 +1207,7 @@ open func setCrewNotes(orderId: String, notes: String)throws   {try rustCallWith
 }
     
     /**
-     * Records who works on this device. Cheap.
+     * Records who works on this device without a server (tests, demos). Cheap.
      */
 open func signIn(memberId: String, crewId: String)throws   {try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
         uniffiCallStatus in
@@ -1104,6 +1217,22 @@ open func signIn(memberId: String, crewId: String)throws   {try rustCallWithErro
         FfiConverterString.lower(crewId),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Pushes the outbox, then pulls the crew's orders until done. Blocking and long: call it
+     * from a background thread; `cancel_sync` from another thread stops it (Interrupted).
+     * Network failures are retried with backoff before failing with Network; a refused token
+     * is Auth. A malformed reply changes nothing locally.
+     */
+open func sync(listener: SyncListener?)throws  -> SyncSummary  {
+    return try  FfiConverterTypeSyncSummary_lift(try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_fieldcrew_sync(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeSyncListener.lower(listener),uniffiCallStatus
+    )
+})
 }
     
 open func thumbnailJpeg(photoId: String)throws  -> Data  {
@@ -1126,6 +1255,20 @@ open func unsyncedWork()throws  -> UnsyncedWork  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Later app starts (offline-safe): remembers the server and token for the next sync
+     * without contacting the server.
+     */
+open func useServer(serverUrl: String, token: String)throws   {try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_fieldcrew_use_server(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(serverUrl),
+        FfiConverterString.lower(token),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -1186,6 +1329,224 @@ public func FfiConverterTypeFieldCrew_lift(_ handle: UInt64) throws -> FieldCrew
 #endif
 public func FfiConverterTypeFieldCrew_lower(_ value: FieldCrew) -> UInt64 {
     return FfiConverterTypeFieldCrew.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Told about a sync's progress, on the thread that runs the sync. Keep it quick (post to the
+ * UI thread); it must not call back into the core.
+ */
+public protocol SyncListener: AnyObject, Sendable {
+    
+    /**
+     * `total` is known for the push (the outbox's size), not for the pull.
+     */
+    func onProgress(phase: SyncPhase, done: UInt64, total: UInt64?) 
+    
+}
+/**
+ * Told about a sync's progress, on the thread that runs the sync. Keep it quick (post to the
+ * UI thread); it must not call back into the core.
+ */
+open class SyncListenerImpl: SyncListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_fieldcrew_ffi_fn_clone_synclistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_fieldcrew_ffi_fn_free_synclistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * `total` is known for the push (the outbox's size), not for the pull.
+     */
+open func onProgress(phase: SyncPhase, done: UInt64, total: UInt64?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_synclistener_on_progress(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeSyncPhase_lower(phase),
+        FfiConverterUInt64.lower(done),
+        FfiConverterOptionUInt64.lower(total),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceSyncListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceSyncListener = UniffiVTableCallbackInterfaceSyncListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeSyncListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface SyncListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeSyncListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface SyncListener: handle missing in uniffiClone")
+            }
+        },
+        onProgress: { (
+            uniffiHandle: UInt64,
+            phase: RustBuffer,
+            done: UInt64,
+            total: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSyncListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onProgress(
+                     phase: try FfiConverterTypeSyncPhase_lift(phase),
+                     done: try FfiConverterUInt64.lift(done),
+                     total: try FfiConverterOptionUInt64.lift(total)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceSyncListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceSyncListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitSyncListener() {
+    uniffi_fieldcrew_ffi_fn_init_callback_vtable_synclistener(UniffiCallbackInterfaceSyncListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<SyncListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = SyncListener
+
+    public static func lift(_ handle: UInt64) throws -> SyncListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SyncListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: SyncListener) -> UInt64 {
+         if let rustImpl = value as? SyncListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SyncListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncListener_lift(_ handle: UInt64) throws -> SyncListener {
+    return try FfiConverterTypeSyncListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncListener_lower(_ value: SyncListener) -> UInt64 {
+    return FfiConverterTypeSyncListener.lower(value)
 }
 
 
@@ -1588,6 +1949,105 @@ public func FfiConverterTypeConfirmedWarning_lower(_ value: ConfirmedWarning) ->
 }
 
 
+/**
+ * A conflict: both values (as JSON text), who made them, and the rule that decided.
+ */
+public struct Conflict: Equatable, Hashable {
+    public var id: String
+    public var orderId: String
+    public var orderNumber: String
+    public var field: String
+    /**
+     * The rule, e.g. `dispatch_owns_field`, `latest_hlc_wins`, `cancelled_but_completed`.
+     */
+    public var rule: String
+    public var keptValue: String
+    public var keptBy: String
+    public var lostValue: String
+    public var lostBy: String
+    public var status: ConflictStatus
+    public var createdAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, orderId: String, orderNumber: String, field: String, 
+        /**
+         * The rule, e.g. `dispatch_owns_field`, `latest_hlc_wins`, `cancelled_but_completed`.
+         */rule: String, keptValue: String, keptBy: String, lostValue: String, lostBy: String, status: ConflictStatus, createdAt: Date) {
+        self.id = id
+        self.orderId = orderId
+        self.orderNumber = orderNumber
+        self.field = field
+        self.rule = rule
+        self.keptValue = keptValue
+        self.keptBy = keptBy
+        self.lostValue = lostValue
+        self.lostBy = lostBy
+        self.status = status
+        self.createdAt = createdAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Conflict: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConflict: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Conflict {
+        return
+            try Conflict(
+                id: FfiConverterString.read(from: &buf), 
+                orderId: FfiConverterString.read(from: &buf), 
+                orderNumber: FfiConverterString.read(from: &buf), 
+                field: FfiConverterString.read(from: &buf), 
+                rule: FfiConverterString.read(from: &buf), 
+                keptValue: FfiConverterString.read(from: &buf), 
+                keptBy: FfiConverterString.read(from: &buf), 
+                lostValue: FfiConverterString.read(from: &buf), 
+                lostBy: FfiConverterString.read(from: &buf), 
+                status: FfiConverterTypeConflictStatus.read(from: &buf), 
+                createdAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Conflict, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.orderId, into: &buf)
+        FfiConverterString.write(value.orderNumber, into: &buf)
+        FfiConverterString.write(value.field, into: &buf)
+        FfiConverterString.write(value.rule, into: &buf)
+        FfiConverterString.write(value.keptValue, into: &buf)
+        FfiConverterString.write(value.keptBy, into: &buf)
+        FfiConverterString.write(value.lostValue, into: &buf)
+        FfiConverterString.write(value.lostBy, into: &buf)
+        FfiConverterTypeConflictStatus.write(value.status, into: &buf)
+        FfiConverterTimestamp.write(value.createdAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflict_lift(_ buf: RustBuffer) throws -> Conflict {
+    return try FfiConverterTypeConflict.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflict_lower(_ value: Conflict) -> RustBuffer {
+    return FfiConverterTypeConflict.lower(value)
+}
+
+
 public struct DocumentChecklist: Equatable, Hashable {
     public var items: [ChecklistItem]
     public var missing: [DocumentKind]
@@ -1874,6 +2334,60 @@ public func FfiConverterTypeGeoPoint_lift(_ buf: RustBuffer) throws -> GeoPoint 
 #endif
 public func FfiConverterTypeGeoPoint_lower(_ value: GeoPoint) -> RustBuffer {
     return FfiConverterTypeGeoPoint.lower(value)
+}
+
+
+public struct Login: Equatable, Hashable {
+    public var memberId: String
+    public var crewId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(memberId: String, crewId: String) {
+        self.memberId = memberId
+        self.crewId = crewId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Login: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLogin: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Login {
+        return
+            try Login(
+                memberId: FfiConverterString.read(from: &buf), 
+                crewId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Login, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.memberId, into: &buf)
+        FfiConverterString.write(value.crewId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogin_lift(_ buf: RustBuffer) throws -> Login {
+    return try FfiConverterTypeLogin.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogin_lower(_ value: Login) -> RustBuffer {
+    return FfiConverterTypeLogin.lower(value)
 }
 
 
@@ -3001,6 +3515,105 @@ public func FfiConverterTypeStatusReport_lower(_ value: StatusReport) -> RustBuf
 }
 
 
+/**
+ * What one sync did.
+ */
+public struct SyncSummary: Equatable, Hashable {
+    /**
+     * Local changes sent.
+     */
+    public var pushed: UInt64
+    public var applied: UInt64
+    public var merged: UInt64
+    /**
+     * Local changes that met a conflict (the losing value is kept in the conflict record).
+     */
+    public var conflicts: UInt64
+    /**
+     * Local changes the server refused; see the order's detail for the reason.
+     */
+    public var rejected: UInt64
+    public var ordersReceived: UInt64
+    public var ordersRemoved: UInt64
+    public var conflictsReceived: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Local changes sent.
+         */pushed: UInt64, applied: UInt64, merged: UInt64, 
+        /**
+         * Local changes that met a conflict (the losing value is kept in the conflict record).
+         */conflicts: UInt64, 
+        /**
+         * Local changes the server refused; see the order's detail for the reason.
+         */rejected: UInt64, ordersReceived: UInt64, ordersRemoved: UInt64, conflictsReceived: UInt64) {
+        self.pushed = pushed
+        self.applied = applied
+        self.merged = merged
+        self.conflicts = conflicts
+        self.rejected = rejected
+        self.ordersReceived = ordersReceived
+        self.ordersRemoved = ordersRemoved
+        self.conflictsReceived = conflictsReceived
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SyncSummary: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncSummary: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncSummary {
+        return
+            try SyncSummary(
+                pushed: FfiConverterUInt64.read(from: &buf), 
+                applied: FfiConverterUInt64.read(from: &buf), 
+                merged: FfiConverterUInt64.read(from: &buf), 
+                conflicts: FfiConverterUInt64.read(from: &buf), 
+                rejected: FfiConverterUInt64.read(from: &buf), 
+                ordersReceived: FfiConverterUInt64.read(from: &buf), 
+                ordersRemoved: FfiConverterUInt64.read(from: &buf), 
+                conflictsReceived: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncSummary, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.pushed, into: &buf)
+        FfiConverterUInt64.write(value.applied, into: &buf)
+        FfiConverterUInt64.write(value.merged, into: &buf)
+        FfiConverterUInt64.write(value.conflicts, into: &buf)
+        FfiConverterUInt64.write(value.rejected, into: &buf)
+        FfiConverterUInt64.write(value.ordersReceived, into: &buf)
+        FfiConverterUInt64.write(value.ordersRemoved, into: &buf)
+        FfiConverterUInt64.write(value.conflictsReceived, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncSummary_lift(_ buf: RustBuffer) throws -> SyncSummary {
+    return try FfiConverterTypeSyncSummary.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncSummary_lower(_ value: SyncSummary) -> RustBuffer {
+    return FfiConverterTypeSyncSummary.lower(value)
+}
+
+
 public struct UnsyncedWork: Equatable, Hashable {
     public var pendingChanges: UInt64
     public var orders: UInt64
@@ -3271,6 +3884,79 @@ public func FfiConverterTypeAppointment_lift(_ buf: RustBuffer) throws -> Appoin
 #endif
 public func FfiConverterTypeAppointment_lower(_ value: Appointment) -> RustBuffer {
     return FfiConverterTypeAppointment.lower(value)
+}
+
+
+
+
+public enum ConflictStatus: Equatable, Hashable {
+    
+    case `open`
+    case acknowledged
+    case resolved
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ConflictStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConflictStatus: FfiConverterRustBuffer {
+    typealias SwiftType = ConflictStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConflictStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .`open`
+        
+        case 2: return .acknowledged
+        
+        case 3: return .resolved
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ConflictStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .`open`:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .acknowledged:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .resolved:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictStatus_lift(_ buf: RustBuffer) throws -> ConflictStatus {
+    return try FfiConverterTypeConflictStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictStatus_lower(_ value: ConflictStatus) -> RustBuffer {
+    return FfiConverterTypeConflictStatus.lower(value)
 }
 
 
@@ -4030,6 +4716,72 @@ public func FfiConverterTypeSuspendReason_lower(_ value: SuspendReason) -> RustB
 
 
 
+public enum SyncPhase: Equatable, Hashable {
+    
+    case push
+    case pull
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SyncPhase: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncPhase: FfiConverterRustBuffer {
+    typealias SwiftType = SyncPhase
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncPhase {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .push
+        
+        case 2: return .pull
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SyncPhase, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .push:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .pull:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncPhase_lift(_ buf: RustBuffer) throws -> SyncPhase {
+    return try FfiConverterTypeSyncPhase.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncPhase_lower(_ value: SyncPhase) -> RustBuffer {
+    return FfiConverterTypeSyncPhase.lower(value)
+}
+
+
+
+
 public enum Urgency: Equatable, Hashable {
     
     case onTrack
@@ -4379,6 +5131,30 @@ public func FfiConverterTypeWorkKind_lower(_ value: WorkKind) -> RustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionDouble: FfiConverterRustBuffer {
     typealias SwiftType = Double?
 
@@ -4443,6 +5219,30 @@ fileprivate struct FfiConverterOptionTimestamp: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTimestamp.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSyncListener: FfiConverterRustBuffer {
+    typealias SwiftType = SyncListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSyncListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSyncListener.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -4713,6 +5513,31 @@ fileprivate struct FfiConverterSequenceTypeConfirmedWarning: FfiConverterRustBuf
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeConfirmedWarning.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeConflict: FfiConverterRustBuffer {
+    typealias SwiftType = [Conflict]
+
+    public static func write(_ value: [Conflict], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeConflict.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Conflict] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Conflict]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeConflict.read(from: &buf))
         }
         return seq
     }
@@ -5058,6 +5883,9 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_acknowledge_conflict() != 5994) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_add_evaluation() != 23318) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5067,7 +5895,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_agenda() != 26151) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_cancel_sync() != 20407) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_check_readings() != 28508) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_conflicts() != 50306) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_document_checklist() != 46652) {
@@ -5077,6 +5911,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_interrupt() != 25201) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_login() != 55583) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_order_detail() != 40837) {
@@ -5106,6 +5943,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_report_status() != 32249) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_resolve_conflict() != 5032) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_save_survey() != 14453) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5115,7 +5955,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_set_crew_notes() != 40508) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sign_in() != 53076) {
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sign_in() != 17419) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sync() != 5415) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_thumbnail_jpeg() != 34783) {
@@ -5124,13 +5967,20 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_unsynced_work() != 64960) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_use_server() != 51740) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_wipe() != 14959) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldcrew_ffi_checksum_method_synclistener_on_progress() != 3479) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_constructor_fieldcrew_open() != 40217) {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitSyncListener()
     return InitializationResult.ok
 }()
 

@@ -243,6 +243,22 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SYNC_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SYNC_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceSyncListenerMethod0)(uint64_t, RustBuffer, uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SYNC_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SYNC_LISTENER
+typedef struct UniffiVTableCallbackInterfaceSyncListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceSyncListenerMethod0 _Nonnull onProgress;
+} UniffiVTableCallbackInterfaceSyncListener;
+
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_CLONE_FIELDCREW
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_CLONE_FIELDCREW
 uint64_t uniffi_fieldcrew_ffi_fn_clone_fieldcrew(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -256,6 +272,11 @@ void uniffi_fieldcrew_ffi_fn_free_fieldcrew(uint64_t handle, RustCallStatus *_No
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_CONSTRUCTOR_FIELDCREW_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_CONSTRUCTOR_FIELDCREW_OPEN
 uint64_t uniffi_fieldcrew_ffi_fn_constructor_fieldcrew_open(RustBuffer config, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_ACKNOWLEDGE_CONFLICT
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_ACKNOWLEDGE_CONFLICT
+RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_acknowledge_conflict(uint64_t ptr, RustBuffer conflict_id, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_ADD_EVALUATION
@@ -273,9 +294,19 @@ RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_add_photo(uint64_t ptr, Rust
 RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_agenda(uint64_t ptr, RustBuffer day, RustBuffer position, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_CANCEL_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_CANCEL_SYNC
+void uniffi_fieldcrew_ffi_fn_method_fieldcrew_cancel_sync(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_CHECK_READINGS
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_CHECK_READINGS
 RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_check_readings(uint64_t ptr, RustBuffer entry, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_CONFLICTS
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_CONFLICTS
+RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_conflicts(uint64_t ptr, int8_t open_only, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_DOCUMENT_CHECKLIST
@@ -291,6 +322,11 @@ void uniffi_fieldcrew_ffi_fn_method_fieldcrew_install_meter(uint64_t ptr, RustBu
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_INTERRUPT
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_INTERRUPT
 void uniffi_fieldcrew_ffi_fn_method_fieldcrew_interrupt(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_LOGIN
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_LOGIN
+RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_login(uint64_t ptr, RustBuffer server_url, RustBuffer token, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_ORDER_DETAIL
@@ -338,6 +374,11 @@ void uniffi_fieldcrew_ffi_fn_method_fieldcrew_rekey(uint64_t ptr, RustBuffer new
 RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_report_status(uint64_t ptr, RustBuffer report, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_RESOLVE_CONFLICT
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_RESOLVE_CONFLICT
+RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_resolve_conflict(uint64_t ptr, RustBuffer conflict_id, int8_t keep_standing_value, RustBuffer note, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_SAVE_SURVEY
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_SAVE_SURVEY
 void uniffi_fieldcrew_ffi_fn_method_fieldcrew_save_survey(uint64_t ptr, RustBuffer order_id, RustBuffer survey, RustCallStatus *_Nonnull out_status
@@ -358,6 +399,11 @@ void uniffi_fieldcrew_ffi_fn_method_fieldcrew_set_crew_notes(uint64_t ptr, RustB
 void uniffi_fieldcrew_ffi_fn_method_fieldcrew_sign_in(uint64_t ptr, RustBuffer member_id, RustBuffer crew_id, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_SYNC
+RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_sync(uint64_t ptr, RustBuffer listener, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_THUMBNAIL_JPEG
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_THUMBNAIL_JPEG
 RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_thumbnail_jpeg(uint64_t ptr, RustBuffer photo_id, RustCallStatus *_Nonnull out_status
@@ -368,9 +414,34 @@ RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_thumbnail_jpeg(uint64_t ptr,
 RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_unsynced_work(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_USE_SERVER
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_USE_SERVER
+void uniffi_fieldcrew_ffi_fn_method_fieldcrew_use_server(uint64_t ptr, RustBuffer server_url, RustBuffer token, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_WIPE
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_WIPE
 void uniffi_fieldcrew_ffi_fn_method_fieldcrew_wipe(uint64_t ptr, int8_t discard_unsynced, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_CLONE_SYNCLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_CLONE_SYNCLISTENER
+uint64_t uniffi_fieldcrew_ffi_fn_clone_synclistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_FREE_SYNCLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_FREE_SYNCLISTENER
+void uniffi_fieldcrew_ffi_fn_free_synclistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_INIT_CALLBACK_VTABLE_SYNCLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_INIT_CALLBACK_VTABLE_SYNCLISTENER
+void uniffi_fieldcrew_ffi_fn_init_callback_vtable_synclistener(const UniffiVTableCallbackInterfaceSyncListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_SYNCLISTENER_ON_PROGRESS
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_SYNCLISTENER_ON_PROGRESS
+void uniffi_fieldcrew_ffi_fn_method_synclistener_on_progress(uint64_t ptr, RustBuffer phase, uint64_t done, RustBuffer total, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_FIELDCREW_FFI_RUSTBUFFER_ALLOC
@@ -633,6 +704,12 @@ void ffi_fieldcrew_ffi_rust_future_free_void(uint64_t handle
 void ffi_fieldcrew_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_ACKNOWLEDGE_CONFLICT
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_ACKNOWLEDGE_CONFLICT
+uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_acknowledge_conflict(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_ADD_EVALUATION
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_ADD_EVALUATION
 uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_add_evaluation(void
@@ -651,9 +728,21 @@ uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_agenda(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_CANCEL_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_CANCEL_SYNC
+uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_cancel_sync(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_CHECK_READINGS
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_CHECK_READINGS
 uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_check_readings(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_CONFLICTS
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_CONFLICTS
+uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_conflicts(void
     
 );
 #endif
@@ -672,6 +761,12 @@ uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_install_meter(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_INTERRUPT
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_INTERRUPT
 uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_interrupt(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_LOGIN
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_LOGIN
+uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_login(void
     
 );
 #endif
@@ -729,6 +824,12 @@ uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_report_status(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_RESOLVE_CONFLICT
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_RESOLVE_CONFLICT
+uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_resolve_conflict(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_SAVE_SURVEY
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_SAVE_SURVEY
 uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_save_survey(void
@@ -753,6 +854,12 @@ uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sign_in(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_SYNC
+uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sync(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_THUMBNAIL_JPEG
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_THUMBNAIL_JPEG
 uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_thumbnail_jpeg(void
@@ -765,9 +872,21 @@ uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_unsynced_work(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_USE_SERVER
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_USE_SERVER
+uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_use_server(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_WIPE
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_WIPE
 uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_wipe(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_SYNCLISTENER_ON_PROGRESS
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_SYNCLISTENER_ON_PROGRESS
+uint16_t uniffi_fieldcrew_ffi_checksum_method_synclistener_on_progress(void
     
 );
 #endif

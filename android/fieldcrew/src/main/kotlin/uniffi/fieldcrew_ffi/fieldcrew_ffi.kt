@@ -650,6 +650,28 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceSyncListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`phase`: RustBuffer.ByValue,`done`: Long,`total`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onProgress")
+internal open class UniffiVTableCallbackInterfaceSyncListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onProgress`: UniffiCallbackInterfaceSyncListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onProgress`: UniffiCallbackInterfaceSyncListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceSyncListener(`uniffiFree`,`uniffiClone`,`onProgress`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceSyncListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onProgress` = other.`onProgress`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -675,19 +697,27 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_acknowledge_conflict(
+    ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_add_evaluation(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_add_photo(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_agenda(
     ): Int
+    external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_cancel_sync(
+    ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_check_readings(
+    ): Int
+    external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_conflicts(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_document_checklist(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_install_meter(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_interrupt(
+    ): Int
+    external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_login(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_order_detail(
     ): Int
@@ -707,6 +737,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_report_status(
     ): Int
+    external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_resolve_conflict(
+    ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_save_survey(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_search(
@@ -715,11 +747,17 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sign_in(
     ): Int
+    external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sync(
+    ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_thumbnail_jpeg(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_unsynced_work(
     ): Int
+    external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_use_server(
+    ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_wipe(
+    ): Int
+    external fun uniffi_fieldcrew_ffi_checksum_method_synclistener_on_progress(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_constructor_fieldcrew_open(
     ): Int
@@ -739,6 +777,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "fieldcrew_ffi"))
+        uniffiCallbackInterfaceSyncListener.register(this)
         
     }
 
@@ -749,13 +788,19 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_fieldcrew_ffi_fn_constructor_fieldcrew_open(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_acknowledge_conflict(`ptr`: Long,`conflictId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_add_evaluation(`ptr`: Long,`orderId`: RustBuffer.ByValue,`score`: Byte,`comment`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_add_photo(`ptr`: Long,`orderId`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`bytes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_agenda(`ptr`: Long,`day`: RustBuffer.ByValue,`position`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_cancel_sync(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_check_readings(`ptr`: Long,`entry`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_conflicts(`ptr`: Long,`openOnly`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_document_checklist(`ptr`: Long,`orderId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -763,6 +808,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_interrupt(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_login(`ptr`: Long,`serverUrl`: RustBuffer.ByValue,`token`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_order_detail(`ptr`: Long,`orderId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_orders_by_status(`ptr`: Long,`statuses`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
@@ -781,6 +828,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_report_status(`ptr`: Long,`report`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_resolve_conflict(`ptr`: Long,`conflictId`: RustBuffer.ByValue,`keepStandingValue`: Byte,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_save_survey(`ptr`: Long,`orderId`: RustBuffer.ByValue,`survey`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_search(`ptr`: Long,`query`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
@@ -789,11 +838,23 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_sign_in(`ptr`: Long,`memberId`: RustBuffer.ByValue,`crewId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_sync(`ptr`: Long,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_thumbnail_jpeg(`ptr`: Long,`photoId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_unsynced_work(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_use_server(`ptr`: Long,`serverUrl`: RustBuffer.ByValue,`token`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_wipe(`ptr`: Long,`discardUnsynced`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_fieldcrew_ffi_fn_clone_synclistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_fieldcrew_ffi_fn_free_synclistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_fieldcrew_ffi_fn_init_callback_vtable_synclistener(`vtable`: UniffiVTableCallbackInterfaceSyncListener,
+    ): Unit
+    external fun uniffi_fieldcrew_ffi_fn_method_synclistener_on_progress(`ptr`: Long,`phase`: RustBuffer.ByValue,`done`: Long,`total`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun ffi_fieldcrew_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -914,6 +975,9 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_acknowledge_conflict() and 0xFFFF) != 5994) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_add_evaluation() and 0xFFFF) != 23318) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -923,7 +987,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_agenda() and 0xFFFF) != 26151) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_cancel_sync() and 0xFFFF) != 20407) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_check_readings() and 0xFFFF) != 28508) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_conflicts() and 0xFFFF) != 50306) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_document_checklist() and 0xFFFF) != 46652) {
@@ -933,6 +1003,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_interrupt() and 0xFFFF) != 25201) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_login() and 0xFFFF) != 55583) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_order_detail() and 0xFFFF) != 40837) {
@@ -962,6 +1035,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_report_status() and 0xFFFF) != 32249) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_resolve_conflict() and 0xFFFF) != 5032) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_save_survey() and 0xFFFF) != 14453) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -971,7 +1047,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_set_crew_notes() and 0xFFFF) != 40508) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sign_in() and 0xFFFF) != 53076) {
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sign_in() and 0xFFFF) != 17419) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sync() and 0xFFFF) != 5415) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_thumbnail_jpeg() and 0xFFFF) != 34783) {
@@ -980,7 +1059,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_unsynced_work() and 0xFFFF) != 64960) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_use_server() and 0xFFFF) != 51740) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_wipe() and 0xFFFF) != 14959) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 3479) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_constructor_fieldcrew_open() and 0xFFFF) != 40217) {
@@ -1077,7 +1162,38 @@ object UniffiWithHandle
  *
  * @suppress
  * */
-object NoHandle
+object NoHandle// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+internal const val IDX_CALLBACK_FREE = 0
+// Callback return codes
+internal const val UNIFFI_CALLBACK_SUCCESS = 0
+internal const val UNIFFI_CALLBACK_ERROR = 1
+internal const val UNIFFI_CALLBACK_UNEXPECTED_ERROR = 2
+
+/**
+ * @suppress
+ */
+public abstract class FfiConverterCallbackInterface<CallbackInterface: Any>: FfiConverter<CallbackInterface, Long> {
+    internal val handleMap = UniffiHandleMap<CallbackInterface>()
+
+    internal fun drop(handle: Long) {
+        handleMap.remove(handle)
+    }
+
+    override fun lift(value: Long): CallbackInterface {
+        return handleMap.get(value)
+    }
+
+    override fun read(buf: ByteBuffer) = lift(buf.getLong())
+
+    override fun lower(value: CallbackInterface) = handleMap.insert(value)
+
+    override fun allocationSize(value: CallbackInterface) = 8UL
+
+    override fun write(value: CallbackInterface, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
 /**
  * The cleaner interface for Object finalization code to run.
  * This is the entry point to any implementation that we're using.
@@ -1506,6 +1622,11 @@ public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
 public interface FieldCrewInterface {
     
     /**
+     * Seen, nothing to change; syncs to the server and the dispatcher.
+     */
+    fun `acknowledgeConflict`(`conflictId`: kotlin.String): Conflict
+    
+    /**
      * The customer's rating, 1 to 5, and comment.
      */
     fun `addEvaluation`(`orderId`: kotlin.String, `score`: kotlin.UByte, `comment`: kotlin.String): Evaluation
@@ -1525,9 +1646,19 @@ public interface FieldCrewInterface {
     fun `agenda`(`day`: kotlin.String, `position`: GeoPoint?): List<AgendaGroup>
     
     /**
+     * Stops the sync running on another thread. Cheap; safe from any thread.
+     */
+    fun `cancelSync`()
+    
+    /**
      * The warnings a reading set would raise, without saving it. Cheap.
      */
     fun `checkReadings`(`entry`: ReadingEntry): List<ReadingWarning>
+    
+    /**
+     * Conflicts on the crew's orders, newest first. Cheap.
+     */
+    fun `conflicts`(`openOnly`: kotlin.Boolean): List<Conflict>
     
     /**
      * Required documents: captured or missing. Cheap.
@@ -1540,6 +1671,12 @@ public interface FieldCrewInterface {
      * Cancels the store call running on another thread. Cheap; safe from any thread.
      */
     fun `interrupt`()
+    
+    /**
+     * First sign-in on this device (online): checks the token with the server and records its
+     * member and crew. The shell keeps the token in its keystore.
+     */
+    fun `login`(`serverUrl`: kotlin.String, `token`: kotlin.String): Login
     
     fun `orderDetail`(`orderId`: kotlin.String): OrderDetail
     
@@ -1580,6 +1717,11 @@ public interface FieldCrewInterface {
      */
     fun `reportStatus`(`report`: StatusReport): StatusEvent
     
+    /**
+     * Keep the value that stands, or put the losing value back (crew-owned fields only).
+     */
+    fun `resolveConflict`(`conflictId`: kotlin.String, `keepStandingValue`: kotlin.Boolean, `note`: kotlin.String): Conflict
+    
     fun `saveSurvey`(`orderId`: kotlin.String, `survey`: SiteSurvey)
     
     /**
@@ -1590,9 +1732,17 @@ public interface FieldCrewInterface {
     fun `setCrewNotes`(`orderId`: kotlin.String, `notes`: kotlin.String)
     
     /**
-     * Records who works on this device. Cheap.
+     * Records who works on this device without a server (tests, demos). Cheap.
      */
     fun `signIn`(`memberId`: kotlin.String, `crewId`: kotlin.String)
+    
+    /**
+     * Pushes the outbox, then pulls the crew's orders until done. Blocking and long: call it
+     * from a background thread; `cancel_sync` from another thread stops it (Interrupted).
+     * Network failures are retried with backoff before failing with Network; a refused token
+     * is Auth. A malformed reply changes nothing locally.
+     */
+    fun `sync`(`listener`: SyncListener?): SyncSummary
     
     fun `thumbnailJpeg`(`photoId`: kotlin.String): kotlin.ByteArray
     
@@ -1600,6 +1750,12 @@ public interface FieldCrewInterface {
      * What logging out now would lose. Cheap.
      */
     fun `unsyncedWork`(): UnsyncedWork
+    
+    /**
+     * Later app starts (offline-safe): remembers the server and token for the next sync
+     * without contacting the server.
+     */
+    fun `useServer`(`serverUrl`: kotlin.String, `token`: kotlin.String)
     
     /**
      * Logout or device handover: deletes all local data. Refuses with
@@ -1718,6 +1874,24 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
 
     
     /**
+     * Seen, nothing to change; syncs to the server and the dispatcher.
+     */
+    @Throws(FieldCrewException::class)override fun `acknowledgeConflict`(`conflictId`: kotlin.String): Conflict {
+            return FfiConverterTypeConflict.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldCrewException) { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_acknowledge_conflict(
+        it,
+        
+        FfiConverterString.lower(`conflictId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The customer's rating, 1 to 5, and comment.
      */
     @Throws(FieldCrewException::class)override fun `addEvaluation`(`orderId`: kotlin.String, `score`: kotlin.UByte, `comment`: kotlin.String): Evaluation {
@@ -1781,6 +1955,21 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
 
     
     /**
+     * Stops the sync running on another thread. Cheap; safe from any thread.
+     */override fun `cancelSync`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_cancel_sync(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
      * The warnings a reading set would raise, without saving it. Cheap.
      */
     @Throws(FieldCrewException::class)override fun `checkReadings`(`entry`: ReadingEntry): List<ReadingWarning> {
@@ -1791,6 +1980,24 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
         it,
         
         FfiConverterTypeReadingEntry.lower(`entry`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Conflicts on the crew's orders, newest first. Cheap.
+     */
+    @Throws(FieldCrewException::class)override fun `conflicts`(`openOnly`: kotlin.Boolean): List<Conflict> {
+            return FfiConverterSequenceTypeConflict.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldCrewException) { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_conflicts(
+        it,
+        
+        FfiConverterBoolean.lower(`openOnly`),_status)
 }
     }
     )
@@ -1843,6 +2050,26 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
 }
     }
     
+    
+
+    
+    /**
+     * First sign-in on this device (online): checks the token with the server and records its
+     * member and crew. The shell keeps the token in its keystore.
+     */
+    @Throws(FieldCrewException::class)override fun `login`(`serverUrl`: kotlin.String, `token`: kotlin.String): Login {
+            return FfiConverterTypeLogin.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldCrewException) { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_login(
+        it,
+        
+        FfiConverterString.lower(`serverUrl`),
+        FfiConverterString.lower(`token`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -2001,6 +2228,26 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
     
 
     
+    /**
+     * Keep the value that stands, or put the losing value back (crew-owned fields only).
+     */
+    @Throws(FieldCrewException::class)override fun `resolveConflict`(`conflictId`: kotlin.String, `keepStandingValue`: kotlin.Boolean, `note`: kotlin.String): Conflict {
+            return FfiConverterTypeConflict.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldCrewException) { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_resolve_conflict(
+        it,
+        
+        FfiConverterString.lower(`conflictId`),
+        FfiConverterBoolean.lower(`keepStandingValue`),
+        FfiConverterString.lower(`note`),_status)
+}
+    }
+    )
+    }
+    
+
+    
     @Throws(FieldCrewException::class)override fun `saveSurvey`(`orderId`: kotlin.String, `survey`: SiteSurvey)
         = 
     callWithHandle {
@@ -2051,7 +2298,7 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
 
     
     /**
-     * Records who works on this device. Cheap.
+     * Records who works on this device without a server (tests, demos). Cheap.
      */
     @Throws(FieldCrewException::class)override fun `signIn`(`memberId`: kotlin.String, `crewId`: kotlin.String)
         = 
@@ -2065,6 +2312,27 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
 }
     }
     
+    
+
+    
+    /**
+     * Pushes the outbox, then pulls the crew's orders until done. Blocking and long: call it
+     * from a background thread; `cancel_sync` from another thread stops it (Interrupted).
+     * Network failures are retried with backoff before failing with Network; a refused token
+     * is Auth. A malformed reply changes nothing locally.
+     */
+    @Throws(FieldCrewException::class)override fun `sync`(`listener`: SyncListener?): SyncSummary {
+            return FfiConverterTypeSyncSummary.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldCrewException) { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_sync(
+        it,
+        
+        FfiConverterOptionalTypeSyncListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -2097,6 +2365,25 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Later app starts (offline-safe): remembers the server and token for the next sync
+     * without contacting the server.
+     */
+    @Throws(FieldCrewException::class)override fun `useServer`(`serverUrl`: kotlin.String, `token`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(FieldCrewException) { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_use_server(
+        it,
+        
+        FfiConverterString.lower(`serverUrl`),
+        FfiConverterString.lower(`token`),_status)
+}
+    }
+    
     
 
     
@@ -2167,6 +2454,335 @@ public object FfiConverterTypeFieldCrew: FfiConverter<FieldCrew, Long> {
     override fun allocationSize(value: FieldCrew) = 8UL
 
     override fun write(value: FieldCrew, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Told about a sync's progress, on the thread that runs the sync. Keep it quick (post to the
+ * UI thread); it must not call back into the core.
+ */
+public interface SyncListener {
+    
+    /**
+     * `total` is known for the push (the outbox's size), not for the pull.
+     */
+    fun `onProgress`(`phase`: SyncPhase, `done`: kotlin.ULong, `total`: kotlin.ULong?)
+    
+    companion object
+}
+
+/**
+ * Told about a sync's progress, on the thread that runs the sync. Keep it quick (post to the
+ * UI thread); it must not call back into the core.
+ */
+open class SyncListenerImpl: Disposable, AutoCloseable, SyncListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_fieldcrew_ffi_fn_free_synclistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_fieldcrew_ffi_fn_clone_synclistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * `total` is known for the push (the outbox's size), not for the pull.
+     */override fun `onProgress`(`phase`: SyncPhase, `done`: kotlin.ULong, `total`: kotlin.ULong?)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_synclistener_on_progress(
+        it,
+        
+        FfiConverterTypeSyncPhase.lower(`phase`),
+        FfiConverterULong.lower(`done`),
+        FfiConverterOptionalULong.lower(`total`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceSyncListener {
+    internal object `onProgress`: UniffiCallbackInterfaceSyncListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`phase`: RustBuffer.ByValue,`done`: Long,`total`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSyncListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onProgress`(
+                    FfiConverterTypeSyncPhase.lift(`phase`),
+                    FfiConverterULong.lift(`done`),
+                    FfiConverterOptionalULong.lift(`total`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeSyncListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeSyncListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceSyncListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onProgress`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_fieldcrew_ffi_fn_init_callback_vtable_synclistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncListener: FfiConverter<SyncListener, Long> {
+    internal val handleMap = UniffiHandleMap<SyncListener>()
+
+    override fun lower(value: SyncListener): Long {
+        if (value is SyncListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): SyncListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SyncListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): SyncListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: SyncListener) = 8UL
+
+    override fun write(value: SyncListener, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -2463,6 +3079,95 @@ public object FfiConverterTypeConfirmedWarning: FfiConverterRustBuffer<Confirmed
 
 
 
+/**
+ * A conflict: both values (as JSON text), who made them, and the rule that decided.
+ */
+data class Conflict (
+    var `id`: kotlin.String
+    , 
+    var `orderId`: kotlin.String
+    , 
+    var `orderNumber`: kotlin.String
+    , 
+    var `field`: kotlin.String
+    , 
+    /**
+     * The rule, e.g. `dispatch_owns_field`, `latest_hlc_wins`, `cancelled_but_completed`.
+     */
+    var `rule`: kotlin.String
+    , 
+    var `keptValue`: kotlin.String
+    , 
+    var `keptBy`: kotlin.String
+    , 
+    var `lostValue`: kotlin.String
+    , 
+    var `lostBy`: kotlin.String
+    , 
+    var `status`: ConflictStatus
+    , 
+    var `createdAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConflict: FfiConverterRustBuffer<Conflict> {
+    override fun read(buf: ByteBuffer): Conflict {
+        return Conflict(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeConflictStatus.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Conflict) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`orderId`) +
+            FfiConverterString.allocationSize(value.`orderNumber`) +
+            FfiConverterString.allocationSize(value.`field`) +
+            FfiConverterString.allocationSize(value.`rule`) +
+            FfiConverterString.allocationSize(value.`keptValue`) +
+            FfiConverterString.allocationSize(value.`keptBy`) +
+            FfiConverterString.allocationSize(value.`lostValue`) +
+            FfiConverterString.allocationSize(value.`lostBy`) +
+            FfiConverterTypeConflictStatus.allocationSize(value.`status`) +
+            FfiConverterTimestamp.allocationSize(value.`createdAt`)
+    )
+
+    override fun write(value: Conflict, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`orderId`, buf)
+            FfiConverterString.write(value.`orderNumber`, buf)
+            FfiConverterString.write(value.`field`, buf)
+            FfiConverterString.write(value.`rule`, buf)
+            FfiConverterString.write(value.`keptValue`, buf)
+            FfiConverterString.write(value.`keptBy`, buf)
+            FfiConverterString.write(value.`lostValue`, buf)
+            FfiConverterString.write(value.`lostBy`, buf)
+            FfiConverterTypeConflictStatus.write(value.`status`, buf)
+            FfiConverterTimestamp.write(value.`createdAt`, buf)
+    }
+}
+
+
+
 data class DocumentChecklist (
     var `items`: List<ChecklistItem>
     , 
@@ -2671,6 +3376,44 @@ public object FfiConverterTypeGeoPoint: FfiConverterRustBuffer<GeoPoint> {
     override fun write(value: GeoPoint, buf: ByteBuffer) {
             FfiConverterDouble.write(value.`lat`, buf)
             FfiConverterDouble.write(value.`lon`, buf)
+    }
+}
+
+
+
+data class Login (
+    var `memberId`: kotlin.String
+    , 
+    var `crewId`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLogin: FfiConverterRustBuffer<Login> {
+    override fun read(buf: ByteBuffer): Login {
+        return Login(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Login) = (
+            FfiConverterString.allocationSize(value.`memberId`) +
+            FfiConverterString.allocationSize(value.`crewId`)
+    )
+
+    override fun write(value: Login, buf: ByteBuffer) {
+            FfiConverterString.write(value.`memberId`, buf)
+            FfiConverterString.write(value.`crewId`, buf)
     }
 }
 
@@ -3605,6 +4348,86 @@ public object FfiConverterTypeStatusReport: FfiConverterRustBuffer<StatusReport>
 
 
 
+/**
+ * What one sync did.
+ */
+data class SyncSummary (
+    /**
+     * Local changes sent.
+     */
+    var `pushed`: kotlin.ULong
+    , 
+    var `applied`: kotlin.ULong
+    , 
+    var `merged`: kotlin.ULong
+    , 
+    /**
+     * Local changes that met a conflict (the losing value is kept in the conflict record).
+     */
+    var `conflicts`: kotlin.ULong
+    , 
+    /**
+     * Local changes the server refused; see the order's detail for the reason.
+     */
+    var `rejected`: kotlin.ULong
+    , 
+    var `ordersReceived`: kotlin.ULong
+    , 
+    var `ordersRemoved`: kotlin.ULong
+    , 
+    var `conflictsReceived`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
+    override fun read(buf: ByteBuffer): SyncSummary {
+        return SyncSummary(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncSummary) = (
+            FfiConverterULong.allocationSize(value.`pushed`) +
+            FfiConverterULong.allocationSize(value.`applied`) +
+            FfiConverterULong.allocationSize(value.`merged`) +
+            FfiConverterULong.allocationSize(value.`conflicts`) +
+            FfiConverterULong.allocationSize(value.`rejected`) +
+            FfiConverterULong.allocationSize(value.`ordersReceived`) +
+            FfiConverterULong.allocationSize(value.`ordersRemoved`) +
+            FfiConverterULong.allocationSize(value.`conflictsReceived`)
+    )
+
+    override fun write(value: SyncSummary, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`pushed`, buf)
+            FfiConverterULong.write(value.`applied`, buf)
+            FfiConverterULong.write(value.`merged`, buf)
+            FfiConverterULong.write(value.`conflicts`, buf)
+            FfiConverterULong.write(value.`rejected`, buf)
+            FfiConverterULong.write(value.`ordersReceived`, buf)
+            FfiConverterULong.write(value.`ordersRemoved`, buf)
+            FfiConverterULong.write(value.`conflictsReceived`, buf)
+    }
+}
+
+
+
 data class UnsyncedWork (
     var `pendingChanges`: kotlin.ULong
     , 
@@ -3882,6 +4705,41 @@ public object FfiConverterTypeAppointment : FfiConverterRustBuffer<Appointment>{
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+
+enum class ConflictStatus {
+    
+    OPEN,
+    ACKNOWLEDGED,
+    RESOLVED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConflictStatus: FfiConverterRustBuffer<ConflictStatus> {
+    override fun read(buf: ByteBuffer) = try {
+        ConflictStatus.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ConflictStatus) = 4UL
+
+    override fun write(value: ConflictStatus, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
     }
 }
 
@@ -4393,6 +5251,40 @@ public object FfiConverterTypeSuspendReason: FfiConverterRustBuffer<SuspendReaso
 
 
 
+enum class SyncPhase {
+    
+    PUSH,
+    PULL;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncPhase: FfiConverterRustBuffer<SyncPhase> {
+    override fun read(buf: ByteBuffer) = try {
+        SyncPhase.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: SyncPhase) = 4UL
+
+    override fun write(value: SyncPhase, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
 enum class Urgency {
     
     ON_TRACK,
@@ -4544,6 +5436,38 @@ public object FfiConverterTypeWorkKind: FfiConverterRustBuffer<WorkKind> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
+    override fun read(buf: ByteBuffer): kotlin.ULong? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterULong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ULong?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterULong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterULong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalDouble: FfiConverterRustBuffer<kotlin.Double?> {
     override fun read(buf: ByteBuffer): kotlin.Double? {
         if (buf.get().toInt() == 0) {
@@ -4630,6 +5554,38 @@ public object FfiConverterOptionalTimestamp: FfiConverterRustBuffer<java.time.In
         } else {
             buf.put(1)
             FfiConverterTimestamp.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeSyncListener: FfiConverterRustBuffer<SyncListener?> {
+    override fun read(buf: ByteBuffer): SyncListener? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSyncListener.read(buf)
+    }
+
+    override fun allocationSize(value: SyncListener?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSyncListener.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SyncListener?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSyncListener.write(value, buf)
         }
     }
 }
@@ -4958,6 +5914,34 @@ public object FfiConverterSequenceTypeConfirmedWarning: FfiConverterRustBuffer<L
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeConfirmedWarning.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeConflict: FfiConverterRustBuffer<List<Conflict>> {
+    override fun read(buf: ByteBuffer): List<Conflict> {
+        val len = buf.getInt()
+        return List<Conflict>(len) {
+            FfiConverterTypeConflict.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Conflict>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeConflict.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Conflict>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeConflict.write(it, buf)
         }
     }
 }

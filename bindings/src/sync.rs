@@ -1,0 +1,145 @@
+//! Sync across the FFI: login, a blocking sync with a progress callback and cancellation from
+//! another thread, and the conflicts the merge rules raised.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use fieldcrew_core::sync::wire;
+use fieldcrew_core::sync::{self as core_sync, SyncError};
+
+use crate::error::FieldCrewError;
+use crate::types::time;
+
+/// Told about a sync's progress, on the thread that runs the sync. Keep it quick (post to the
+/// UI thread); it must not call back into the core.
+#[uniffi::export(with_foreign)]
+pub trait SyncListener: Send + Sync {
+    /// `total` is known for the push (the outbox's size), not for the pull.
+    fn on_progress(&self, phase: SyncPhase, done: u64, total: Option<u64>);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum SyncPhase {
+    Push,
+    Pull,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Login {
+    pub member_id: String,
+    pub crew_id: String,
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncSummary {
+    /// Local changes sent.
+    pub pushed: u64,
+    pub applied: u64,
+    pub merged: u64,
+    /// Local changes that met a conflict (the losing value is kept in the conflict record).
+    pub conflicts: u64,
+    /// Local changes the server refused; see the order's detail for the reason.
+    pub rejected: u64,
+    pub orders_received: u64,
+    pub orders_removed: u64,
+    pub conflicts_received: u64,
+}
+
+impl From<core_sync::SyncReport> for SyncSummary {
+    fn from(r: core_sync::SyncReport) -> Self {
+        SyncSummary {
+            pushed: r.pushed,
+            applied: r.applied,
+            merged: r.merged,
+            conflicts: r.conflicts,
+            rejected: r.rejected,
+            orders_received: r.orders_received,
+            orders_removed: r.orders_removed,
+            conflicts_received: r.conflicts_received,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ConflictStatus {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+/// A conflict: both values (as JSON text), who made them, and the rule that decided.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Conflict {
+    pub id: String,
+    pub order_id: String,
+    pub order_number: String,
+    pub field: String,
+    /// The rule, e.g. `dispatch_owns_field`, `latest_hlc_wins`, `cancelled_but_completed`.
+    pub rule: String,
+    pub kept_value: String,
+    pub kept_by: String,
+    pub lost_value: String,
+    pub lost_by: String,
+    pub status: ConflictStatus,
+    pub created_at: SystemTime,
+}
+
+impl From<wire::Conflict> for Conflict {
+    fn from(c: wire::Conflict) -> Self {
+        Conflict {
+            id: c.id.to_string(),
+            order_id: c.order_id.to_string(),
+            order_number: c.order_number,
+            field: c.field,
+            rule: c.rule.as_str().to_owned(),
+            kept_value: c.kept_value.to_string(),
+            kept_by: c.kept_by,
+            lost_value: c.lost_value.to_string(),
+            lost_by: c.lost_by,
+            status: match c.status {
+                wire::ConflictStatus::Open => ConflictStatus::Open,
+                wire::ConflictStatus::Acknowledged => ConflictStatus::Acknowledged,
+                wire::ConflictStatus::Resolved => ConflictStatus::Resolved,
+            },
+            created_at: time(c.created_at),
+        }
+    }
+}
+
+pub(crate) fn progress_callback(
+    listener: Option<Arc<dyn SyncListener>>,
+) -> impl FnMut(core_sync::SyncProgress) {
+    move |p| {
+        if let Some(l) = &listener {
+            let phase = match p.phase {
+                core_sync::SyncPhase::Push => SyncPhase::Push,
+                core_sync::SyncPhase::Pull => SyncPhase::Pull,
+            };
+            l.on_progress(phase, p.done, p.total);
+        }
+    }
+}
+
+impl From<SyncError> for FieldCrewError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Unauthorized | SyncError::Forbidden | SyncError::NoSession => {
+                FieldCrewError::Auth {
+                    detail: e.to_string(),
+                }
+            }
+            SyncError::Network(_) | SyncError::Server { .. } | SyncError::Malformed(_) => {
+                FieldCrewError::Network {
+                    detail: e.to_string(),
+                }
+            }
+            SyncError::Cancelled => FieldCrewError::Interrupted,
+            SyncError::Config(detail) => FieldCrewError::Validation {
+                field: "server_url".into(),
+                detail,
+            },
+            SyncError::Store(e) => e.into(),
+        }
+    }
+}
