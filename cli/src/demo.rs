@@ -945,14 +945,21 @@ fn play_phone_a(
                         raw: "5881.60".into(),
                     }],
                     old_balance: Some("35.20".into()),
-                    new_meter: demo_meter(
-                        "3310150888000001".into(),
-                        6,
-                        Decimal::ZERO,
-                        p.store.now() - Duration::days(1),
-                        9,
-                        true,
-                    ),
+                    // A new meter: no reading history yet.
+                    new_meter: Meter {
+                        registers: vec![MeterRegister {
+                            last: None,
+                            ..total_register(6, Decimal::ZERO, p.store.now())
+                        }],
+                        ..demo_meter(
+                            "3310150888000001".into(),
+                            6,
+                            Decimal::ZERO,
+                            p.store.now(),
+                            9,
+                            true,
+                        )
+                    },
                     new_start: vec![RegisterValue {
                         register: Register::Total,
                         raw: "0.00".into(),
