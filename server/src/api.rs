@@ -292,6 +292,30 @@ fn csv_to_order(row: CsvOrder) -> std::result::Result<NewOrder, String> {
     })
 }
 
+/// Parses an order import: CSV with a header row (`csv`), or JSON like
+/// `POST /v1/office/orders` (`{"orders": [...]}` or one order). Shared by the import endpoint
+/// and `fieldcrew-server import-orders`.
+pub fn parse_import(body: &Bytes, csv: bool) -> Result<Vec<NewOrder>> {
+    if csv {
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(body.as_ref());
+        let mut out = Vec::new();
+        for (i, row) in reader.deserialize::<CsvOrder>().enumerate() {
+            let row = row.map_err(|e| ApiError::invalid(format!("row {}: {e}", i + 2)))?;
+            out.push(
+                csv_to_order(row).map_err(|e| ApiError::invalid(format!("row {}: {e}", i + 2)))?,
+            );
+        }
+        Ok(out)
+    } else {
+        Ok(match parse::<OneOrMany>(body)? {
+            OneOrMany::Many { orders } => orders,
+            OneOrMany::One(o) => vec![*o],
+        })
+    }
+}
+
 /// `text/csv` with a header row, or JSON like `POST /v1/office/orders`.
 async fn import_orders(
     State(state): State<AppState>,
@@ -304,24 +328,7 @@ async fn import_orders(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/csv"));
-    let orders = if is_csv {
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(body.as_ref());
-        let mut out = Vec::new();
-        for (i, row) in reader.deserialize::<CsvOrder>().enumerate() {
-            let row = row.map_err(|e| ApiError::invalid(format!("row {}: {e}", i + 2)))?;
-            out.push(
-                csv_to_order(row).map_err(|e| ApiError::invalid(format!("row {}: {e}", i + 2)))?,
-            );
-        }
-        out
-    } else {
-        match parse::<OneOrMany>(&body)? {
-            OneOrMany::Many { orders } => orders,
-            OneOrMany::One(o) => vec![*o],
-        }
-    };
+    let orders = parse_import(&body, is_csv)?;
     let out = blocking(&state, move |s| s.create_orders(&caller, orders)).await?;
     Ok((StatusCode::CREATED, Json(out)))
 }

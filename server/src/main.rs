@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
-use fieldcrew_server::{Capacity, Crew, Member, Role, SqliteStorage, Storage, issue_token};
+use fieldcrew_server::{Caller, Capacity, Crew, Member, Role, SqliteStorage, Storage, issue_token};
 
 #[derive(Parser)]
 #[command(
@@ -69,6 +69,17 @@ enum Command {
     RevokeToken { token_id: String },
     /// List crews.
     Crews,
+    /// Import orders from a JSON file (`{"orders": [...]}`, as `POST /v1/office/orders`) or a
+    /// CSV file with a header row (as `POST /v1/office/orders/import`, see docs/sync-protocol.md).
+    ImportOrders {
+        file: PathBuf,
+        /// Read the file as CSV (the default for a `.csv` file name).
+        #[arg(long)]
+        csv: bool,
+        /// The member recorded as creating the orders (a dispatcher or an admin).
+        #[arg(long, default_value = "admin")]
+        by: String,
+    },
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -149,6 +160,31 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(false) => Err(format!("no token {token_id}")),
             Err(e) => Err(e.to_string()),
         },
+        Command::ImportOrders { file, csv, by } => {
+            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let is_csv = csv
+                || file
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+            let orders = fieldcrew_server::api::parse_import(&bytes.into(), is_csv)
+                .map_err(|e| e.to_string())?;
+            let caller = Caller {
+                member_id: by,
+                crew_id: None,
+                role: Role::Admin,
+                device: "fieldcrew-server import-orders".into(),
+            };
+            let written = storage
+                .create_orders(&caller, orders)
+                .map_err(|e| e.to_string())?;
+            for w in &written {
+                for warning in &w.warnings {
+                    println!("{}\twarning: {warning}", w.order.number);
+                }
+            }
+            println!("imported {} order(s)", written.len());
+            Ok(())
+        }
         Command::Crews => {
             for c in storage.crews().map_err(|e| e.to_string())? {
                 println!(
