@@ -29,11 +29,14 @@ use uuid::Uuid;
 
 use crate::auth::{self, IssuedToken};
 use crate::error::ApiError;
+use crate::photos::{Finish, PhotoBlobs, UploadStatus};
 use crate::storage::*;
 
 #[derive(Clone)]
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
+    /// Photo files under the data directory.
+    pub photos: Arc<PhotoBlobs>,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -95,6 +98,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/office/conflicts/{id}/acknowledge", post(ack_conflict))
         .route("/v1/office/conflicts/{id}/resolve", post(resolve_conflict))
         .route("/v1/office/crews/{id}/load", get(crew_load))
+        .route("/v1/office/orders/{id}/documents", post(add_document))
+        .route("/v1/photos/{sha}", get(download_photo).put(upload_photo))
+        .route("/v1/photos/{sha}/upload", get(upload_status))
+        .route(
+            "/v1/photos/{sha}/thumbnail",
+            get(download_thumbnail).put(upload_thumbnail),
+        )
         .route("/v1/admin/crews", post(add_crew).get(list_crews))
         .route("/v1/admin/members", post(add_member))
         .route("/v1/admin/tokens", post(issue_token))
@@ -348,7 +358,17 @@ async fn order_detail(
     Path(id): Path<Uuid>,
 ) -> Result<Json<OfficeDetail>> {
     require(&caller, OFFICE)?;
-    Ok(Json(blocking(&state, move |s| s.order_detail(id)).await?))
+    let mut detail = blocking(&state, move |s| s.order_detail(id)).await?;
+    for p in &mut detail.photos {
+        p.on_server = state.photos.photo_file(&p.photo.sha256, false).is_some();
+    }
+    for d in &mut detail.documents {
+        d.received = detail
+            .photos
+            .iter()
+            .any(|p| p.on_server && p.photo.kind == d.kind);
+    }
+    Ok(Json(detail))
 }
 
 async fn patch_order(
@@ -585,4 +605,294 @@ async fn progress(
     Ok(Json(
         blocking(&state, move |s| s.progress(&number, &q.account)).await?,
     ))
+}
+
+// Photo transfer (docs/sync-protocol.md, "Photo transfer").
+
+/// Who may touch a content address: the back office always (when some order has it); a crew
+/// when one of its orders has it (for uploads also an order it held, when its member took the
+/// photo). Anything else is `404`, as if the photo did not exist.
+async fn photo_access(
+    state: &AppState,
+    caller: &Caller,
+    sha: &str,
+    upload: bool,
+) -> Result<fieldcrew_core::store::Photo> {
+    if !fieldcrew_core::photo::is_content_address(sha) {
+        return Err(ApiError::NotFound);
+    }
+    let key = sha.to_owned();
+    let refs = blocking(state, move |s| s.photo_refs(&key)).await?;
+    let office = OFFICE.contains(&caller.role);
+    let crew = caller.crew_id.as_deref();
+    refs.into_iter()
+        .find(|r| {
+            office
+                || (crew == Some(r.crew_id.as_str()) && (upload || !r.archived))
+                || (upload && r.photo.member_id == caller.member_id)
+        })
+        .map(|r| r.photo)
+        .ok_or(ApiError::NotFound)
+}
+
+async fn upload_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(sha): Path<String>,
+) -> Result<Json<UploadStatus>> {
+    photo_access(&state, &caller, &sha, true).await?;
+    Ok(Json(state.photos.status(&sha)?))
+}
+
+#[derive(Deserialize)]
+struct OffsetQuery {
+    #[serde(default)]
+    offset: u64,
+}
+
+/// `PUT /v1/photos/{sha}?offset=N`: the photo's bytes from `N` on. Appends as the bytes arrive,
+/// so what came before a cut connection is kept; verifies the hash once all bytes are in.
+async fn upload_photo(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(sha): Path<String>,
+    Query(q): Query<OffsetQuery>,
+    body: axum::body::Body,
+) -> Result<Json<UploadStatus>> {
+    use http_body_util::BodyExt;
+    use std::io::Write;
+    let photo = photo_access(&state, &caller, &sha, true).await?;
+    let total = photo.bytes;
+    let status = state.photos.status(&sha)?;
+    if status.complete {
+        return Ok(Json(status)); // a repeat is done
+    }
+    let slot = state
+        .photos
+        .claim(&sha)
+        .ok_or_else(|| ApiError::Conflict("an upload of this photo is under way".into()))?;
+    let mut file = match state.photos.append_at(&slot, q.offset)? {
+        Ok(f) => f,
+        Err(have) => {
+            return Err(ApiError::Conflict(format!(
+                "the server has {have} bytes of this photo; send from there"
+            )));
+        }
+    };
+    let mut written = q.offset;
+    let mut body = body;
+    let mut cut = false;
+    loop {
+        match body.frame().await {
+            None => break,
+            Some(Err(_)) => {
+                cut = true;
+                break;
+            }
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                if written + data.len() as u64 > total {
+                    file.sync_all()?;
+                    return Err(ApiError::invalid("more bytes than the photo has"));
+                }
+                file.write_all(&data)?;
+                written += data.len() as u64;
+            }
+        }
+    }
+    file.sync_all()?;
+    drop(file);
+    if cut {
+        return Err(ApiError::invalid(
+            "the upload was cut; ask what the server has",
+        ));
+    }
+    let blobs = state.photos.clone();
+    let finish = tokio::task::spawn_blocking(move || {
+        let r = blobs.finish(&slot, total);
+        drop(slot);
+        r
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    match finish {
+        Finish::Complete => Ok(Json(state.photos.status(&sha)?)),
+        Finish::Incomplete(received) => Ok(Json(UploadStatus {
+            received,
+            complete: false,
+            thumbnail: false,
+        })),
+        Finish::Mismatch => Err(ApiError::invalid(
+            "the bytes do not match the content address; start again from 0",
+        )),
+    }
+}
+
+/// `PUT /v1/photos/{sha}/thumbnail`: the whole thumbnail (small), after the photo.
+async fn upload_thumbnail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(sha): Path<String>,
+    body: Bytes,
+) -> Result<Json<UploadStatus>> {
+    let photo = photo_access(&state, &caller, &sha, true).await?;
+    if body.len() as u64 != photo.thumbnail_bytes {
+        return Err(ApiError::invalid(
+            "the thumbnail's size differs from its record",
+        ));
+    }
+    if state.photos.photo_file(&sha, false).is_none() {
+        return Err(ApiError::Conflict("upload the photo first".into()));
+    }
+    let blobs = state.photos.clone();
+    let key = sha.clone();
+    tokio::task::spawn_blocking(move || blobs.put_whole(&key, true, &body))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(Json(state.photos.status(&sha)?))
+}
+
+fn range_start(headers: &HeaderMap) -> Result<u64> {
+    let Some(v) = headers.get(axum::http::header::RANGE) else {
+        return Ok(0);
+    };
+    v.to_str()
+        .ok()
+        .and_then(|s| s.strip_prefix("bytes="))
+        .and_then(|s| s.strip_suffix('-'))
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| ApiError::invalid("only ranges of the form bytes=N- are served"))
+}
+
+async fn serve_photo(
+    state: AppState,
+    caller: Caller,
+    sha: String,
+    headers: HeaderMap,
+    thumbnail: bool,
+) -> Result<Response> {
+    photo_access(&state, &caller, &sha, false).await?;
+    let start = range_start(&headers)?;
+    let blobs = state.photos.clone();
+    let key = sha.clone();
+    let total = blobs
+        .photo_file(&sha, thumbnail)
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .ok_or(ApiError::NotFound)?;
+    if start > total
+        || (start == total && total > 0 && headers.contains_key(axum::http::header::RANGE))
+    {
+        return Ok((
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(
+                axum::http::header::CONTENT_RANGE,
+                format!("bytes */{total}"),
+            )],
+        )
+            .into_response());
+    }
+    let bytes = tokio::task::spawn_blocking(move || blobs.read_from(&key, thumbnail, start))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let jpeg = (CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    if headers.contains_key(axum::http::header::RANGE) {
+        let end = start + bytes.len() as u64;
+        Ok((
+            StatusCode::PARTIAL_CONTENT,
+            [
+                jpeg,
+                (
+                    axum::http::header::CONTENT_RANGE,
+                    HeaderValue::from_str(&format!(
+                        "bytes {start}-{}/{total}",
+                        end.saturating_sub(1)
+                    ))
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+                ),
+            ],
+            bytes,
+        )
+            .into_response())
+    } else {
+        Ok(([jpeg], bytes).into_response())
+    }
+}
+
+async fn download_photo(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(sha): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    serve_photo(state, caller, sha, headers, false).await
+}
+
+async fn download_thumbnail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(sha): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    serve_photo(state, caller, sha, headers, true).await
+}
+
+#[derive(Deserialize)]
+struct KindQuery {
+    kind: fieldcrew_core::work_order::DocumentKind,
+}
+
+/// `POST /v1/office/orders/{id}/documents?kind=…`: a document the customer supplied online (the
+/// image as the body). Normalised with the core's own pipeline, stored, and linked to the order
+/// so the crew's devices pull it and download it.
+async fn add_document(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(q): Query<KindQuery>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<fieldcrew_core::store::Photo>)> {
+    use fieldcrew_core::photo::{NormalizeOptions, normalize};
+    require(&caller, OFFICE)?;
+    let blobs = state.photos.clone();
+    let kind = q.kind;
+    let n = tokio::task::spawn_blocking(move || -> Result<_> {
+        let n = normalize(&body, &NormalizeOptions::for_kind(kind))
+            .map_err(|e| ApiError::invalid(format!("photo: {e}")))?;
+        if n.jpeg.len() as u64 > crate::photos::MAX_PHOTO_BYTES {
+            return Err(ApiError::invalid("the photo is too large"));
+        }
+        // The thumbnail first: a photo file then always has its thumbnail.
+        blobs.put_whole(&n.sha256, true, &n.thumbnail)?;
+        blobs.put_whole(&n.sha256, false, &n.jpeg)?;
+        Ok(n)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let now = Utc::now();
+    let photo = fieldcrew_core::store::Photo {
+        id: Uuid::now_v7(),
+        order_id: id,
+        kind,
+        sha256: n.sha256.clone(),
+        bytes: n.jpeg.len() as u64,
+        width: n.width,
+        height: n.height,
+        thumbnail_bytes: n.thumbnail.len() as u64,
+        thumbnail_width: n.thumbnail_width,
+        thumbnail_height: n.thumbnail_height,
+        source_format: n.source.format,
+        original_width: n.source.width,
+        original_height: n.source.height,
+        captured_at: None,
+        location: None,
+        added_at: now,
+        member_id: caller.member_id.clone(),
+        hlc: fieldcrew_core::hlc::Hlc::ZERO,
+        sensitive: kind.is_sensitive(),
+    };
+    let photo = blocking(&state, move |s| s.add_office_photo(&caller, photo)).await?;
+    Ok((StatusCode::CREATED, Json(photo)))
 }

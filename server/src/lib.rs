@@ -13,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod merge;
+pub mod photos;
 pub mod storage;
 pub mod validate;
 
@@ -30,9 +31,10 @@ pub use storage::{Caller, Capacity, Crew, Member, NewOrder, Role, Storage};
 pub async fn serve(
     listener: tokio::net::TcpListener,
     storage: Arc<dyn Storage>,
+    photos: Arc<photos::PhotoBlobs>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = api::router(api::AppState { storage });
+    let app = api::router(api::AppState { storage, photos });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -50,17 +52,23 @@ pub struct RunningServer {
 impl RunningServer {
     /// Opens (creating) the SQLite store in `data_dir` and serves it on a free loopback port.
     pub fn start(data_dir: &Path) -> Result<RunningServer, ApiError> {
+        RunningServer::start_on(data_dir, SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Like [`RunningServer::start`], on a given address (a restart on the same port, in tests).
+    pub fn start_on(data_dir: &Path, addr: SocketAddr) -> Result<RunningServer, ApiError> {
         let storage = Arc::new(SqliteStorage::open(data_dir)?);
+        let photos = Arc::new(photos::PhotoBlobs::open(data_dir)?);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()?;
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind(addr))?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let dyn_storage: Arc<dyn Storage> = storage.clone();
         runtime.spawn(async move {
-            let result = serve(listener, dyn_storage, async {
+            let result = serve(listener, dyn_storage, photos, async {
                 let _ = stopped.await;
             })
             .await;

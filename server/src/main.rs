@@ -103,7 +103,9 @@ fn run(cli: Cli) -> Result<(), String> {
                     Err(e) => return Err(e.to_string()),
                 }
                 tracing::info!(%listen, "serving");
-                fieldcrew_server::serve(listener, Arc::new(storage), async {
+                let photos = fieldcrew_server::photos::PhotoBlobs::open(&cli.data)
+                    .map_err(|e| e.to_string())?;
+                fieldcrew_server::serve(listener, Arc::new(storage), Arc::new(photos), async {
                     let _ = tokio::signal::ctrl_c().await;
                 })
                 .await

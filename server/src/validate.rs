@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use fieldcrew_core::reading::MeterReading;
-use fieldcrew_core::store::{Entity, Op, StatusEvent};
+use fieldcrew_core::store::{Entity, Op, Photo, StatusEvent};
 use fieldcrew_core::survey::{Evaluation, MeterReplacement, SiteSurvey, check_score};
 use fieldcrew_core::sync::wire::{ConflictAction, PushOp, RejectCode};
 use fieldcrew_core::work_order::Meter;
@@ -37,6 +37,7 @@ pub enum Checked {
     Replacement(MeterReplacement),
     Evaluation(Evaluation),
     Meter(Meter),
+    Photo(Photo),
     Conflict(Uuid, ConflictAction),
 }
 
@@ -209,6 +210,12 @@ pub fn crew_op(op: &PushOp, caller: &Caller, now: DateTime<Utc>) -> Result<Check
             check_text("asset_number", &m.asset_number, 64)?;
             Ok(Checked::Meter(m))
         }
+        (Entity::Photo, Op::Create) => {
+            let p: Photo = parse(&op.fields, "photo")?;
+            same(p.id, p.order_id, &p.member_id, p.hlc)?;
+            check_photo(&p, now)?;
+            Ok(Checked::Photo(p))
+        }
         (Entity::Conflict, Op::Update) => {
             let id = Uuid::try_parse(&op.entity_id)
                 .map_err(|_| invalid("a conflict is named by its id"))?;
@@ -220,6 +227,30 @@ pub fn crew_op(op: &PushOp, caller: &Caller, now: DateTime<Utc>) -> Result<Check
         }
         (entity, kind) => Err(invalid(format!("{kind} of {entity} is not an operation"))),
     }
+}
+
+/// Checks a photo's metadata: its content address, sizes within the server's limits, sane times.
+pub fn check_photo(p: &Photo, now: DateTime<Utc>) -> Result<(), Reject> {
+    if !fieldcrew_core::photo::is_content_address(&p.sha256) {
+        return Err(invalid("sha256: 64 lowercase hex digits"));
+    }
+    if p.bytes == 0 || p.bytes > crate::photos::MAX_PHOTO_BYTES {
+        return Err(invalid(format!(
+            "a photo has 1 to {} bytes",
+            crate::photos::MAX_PHOTO_BYTES
+        )));
+    }
+    if p.thumbnail_bytes > crate::photos::MAX_THUMBNAIL_BYTES {
+        return Err(invalid("the thumbnail is too large"));
+    }
+    check_time(p.added_at, now)?;
+    if let Some(at) = p.captured_at {
+        check_time(at, now)?;
+    }
+    if p.sensitive != p.kind.is_sensitive() {
+        return Err(invalid("sensitive does not match the document kind"));
+    }
+    Ok(())
 }
 
 /// Checks an order dispatch creates.

@@ -28,6 +28,34 @@ use uuid::Uuid;
 
 pub use fieldcrew_server;
 
+pub mod fault;
+
+/// A camera-like JPEG of noise (compresses badly, like a real photo): `w`×`h`, from `seed`.
+pub fn camera_jpeg(w: u16, h: u16, seed: u64) -> Vec<u8> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut px = vec![0u8; usize::from(w) * usize::from(h) * 3];
+    // Smooth gradients plus noise: big enough to matter, realistic enough to decode.
+    for (i, p) in px.iter_mut().enumerate() {
+        let x = (i / 3) % usize::from(w);
+        *p = (x as u8).wrapping_add(rng.random_range(0..96));
+    }
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 92)
+        .encode(&px, w, h, jpeg_encoder::ColorType::Rgb)
+        .expect("encode");
+    out
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// 2026-11-25 08:00 Beijing time.
 pub fn day_start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0)
@@ -96,6 +124,29 @@ impl World {
             office,
             admin_token,
         }
+    }
+
+    /// Stops the server (cutting requests in flight) and starts it again on the same port and
+    /// data directory, as a deploy would.
+    pub fn restart_server(&mut self) {
+        let addr = self.server.addr();
+        let scratch = RunningServer::start(&self.dir.path().join("scratch")).expect("scratch");
+        drop(std::mem::replace(&mut self.server, scratch));
+        let mut tries = 0;
+        let server = loop {
+            match RunningServer::start_on(&self.dir.path().join("server"), addr) {
+                Ok(s) => break s,
+                Err(e) if tries < 100 => {
+                    tries += 1;
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("restart: {e}"),
+            }
+        };
+        self.server = server;
+        // The office's keep-alive connection died with the old server.
+        self.office = Office::new(&self.server.url(), &self.office.token.clone());
     }
 
     pub fn token(&self, member: &str, device: &str) -> String {
@@ -390,6 +441,29 @@ impl Office {
                 status,
                 serde_json::from_slice(&bytes).unwrap_or(Value::Null),
             )
+        })
+    }
+
+    /// A request with a binary body; the reply's raw bytes.
+    pub fn bytes(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Vec<u8>) {
+        self.rt.block_on(async {
+            let resp = self
+                .http
+                .request(method, format!("{}{path}", self.url))
+                .bearer_auth(&self.token)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .expect("request sent");
+            let status = resp.status();
+            (status, resp.bytes().await.expect("body").to_vec())
         })
     }
 

@@ -20,6 +20,7 @@ mod records;
 pub mod schema;
 mod search;
 mod sync_state;
+mod transfer;
 mod wipe;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +47,9 @@ pub use progress::{StatusEvent, StatusReport};
 pub use readings::{ReadingEntry, RegisterValue, ReplacementEntry};
 pub(crate) use sync_state::check_page;
 pub use sync_state::{PageStats, RejectedChange};
+pub use transfer::{
+    PhotoTransfer, PhotoTransferState, RemotePhoto, RemotePhotoState, TransferBacklog,
+};
 pub use wipe::{UnsyncedWork, WipeMode};
 
 /// Settings a shell opens the store with.

@@ -112,10 +112,10 @@ pub struct DeletedOrderData {
     pub files: u64,
 }
 
-const PHOTO_COLUMNS: &str = "id, order_id, kind, sha256, bytes, width, height, thumb_bytes, thumb_width, thumb_height, \
+pub(crate) const PHOTO_COLUMNS: &str = "id, order_id, kind, sha256, bytes, width, height, thumb_bytes, thumb_width, thumb_height, \
      source_format, original_width, original_height, captured_at, lat, lon, added_at, member_id, hlc";
 
-fn photo_from_row(r: &Row<'_>) -> rusqlite::Result<Photo> {
+pub(crate) fn photo_from_row(r: &Row<'_>) -> rusqlite::Result<Photo> {
     let kind: DocumentKind = codec::parsed(r, 2)?;
     Ok(Photo {
         id: codec::parsed(r, 0)?,

@@ -177,7 +177,9 @@ fn flush_deferred_removals(tx: &Transaction<'_>) -> Result<u64> {
     let ids: Vec<String> = {
         let mut stmt = tx.prepare_cached(
             "SELECT order_id FROM deferred_removals d
-             WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.order_id = d.order_id)",
+             WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.order_id = d.order_id)
+               AND NOT EXISTS (SELECT 1 FROM photos p JOIN photo_uploads u ON u.sha256 = p.sha256
+                               WHERE p.order_id = d.order_id AND u.state <> 'uploaded')",
         )?;
         stmt.query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?
@@ -397,6 +399,9 @@ impl Store {
                     PulledChange::Order { order, .. } => {
                         write_order(tx, order, ctx.now)?;
                         insert_facts(tx, change)?;
+                        if let PulledChange::Order { photos, .. } = change {
+                            super::transfer::note_remote_photos(tx, photos)?;
+                        }
                         reapply_pending(tx, order.id)?;
                         tx.prepare_cached("DELETE FROM deferred_removals WHERE order_id = ?1")?
                             .execute([order.id.to_string()])?;
@@ -407,6 +412,8 @@ impl Store {
                         let pending: i64 = tx
                             .prepare_cached("SELECT count(*) FROM outbox WHERE order_id = ?1")?
                             .query_row([&id], |r| r.get(0))?;
+                        // Photos the server does not have yet keep the order here too.
+                        let pending = pending + super::transfer::unsent_photos(tx, &id)?;
                         if pending > 0 {
                             tx.prepare_cached(
                                 "INSERT OR IGNORE INTO deferred_removals (order_id) VALUES (?1)",

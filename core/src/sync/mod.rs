@@ -11,9 +11,13 @@
 //! or fails the page checks is [`SyncError::Malformed`] and leaves the store and cursor untouched.
 //! [`CancelHandle::cancel`] stops a sync from any thread between two steps or mid-request.
 
+pub mod photos;
 mod session;
 pub mod wire;
 
+pub use photos::{
+    NetworkKind, PhotoPolicy, TransferDirection, TransferProgress, TransferReport, UploadStatus,
+};
 pub use session::Me;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -102,6 +106,8 @@ pub struct SyncConfig {
     pub retry: RetryPolicy,
     /// Per request, including reading the reply.
     pub timeout: Duration,
+    /// When the crew's photos upload (see [`photos`]).
+    pub photo_policy: PhotoPolicy,
 }
 
 impl SyncConfig {
@@ -113,6 +119,7 @@ impl SyncConfig {
             push_batch: 1000,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(60),
+            photo_policy: PhotoPolicy::default(),
         }
     }
 }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::hlc::Hlc;
 use crate::reading::MeterReading;
-use crate::store::{Entity, Op, StatusEvent};
+use crate::store::{Entity, Op, Photo, StatusEvent};
 use crate::survey::{Evaluation, MeterReplacement};
 use crate::work_order::WorkOrder;
 
@@ -46,6 +46,10 @@ pub enum PulledChange {
         replacements: Vec<MeterReplacement>,
         #[serde(default)]
         evaluations: Vec<Evaluation>,
+        /// The order's photo records (the crew's and documents the customer supplied); the
+        /// bytes are downloaded separately by content address.
+        #[serde(default)]
+        photos: Vec<Photo>,
     },
     /// The order left the crew's scope (reassigned, archived): the device drops it once nothing
     /// of it waits in the outbox.

@@ -13,7 +13,7 @@ pub mod sqlite;
 use chrono::{DateTime, Utc};
 use fieldcrew_core::hlc::Hlc;
 use fieldcrew_core::reading::MeterReading;
-use fieldcrew_core::store::StatusEvent;
+use fieldcrew_core::store::{Photo, StatusEvent};
 use fieldcrew_core::survey::{Evaluation, MeterReplacement, SiteSurvey};
 use fieldcrew_core::sync::wire::{Answer, Conflict, ConflictAction, ConflictStatus, PushOp};
 use fieldcrew_core::work_order::{
@@ -267,6 +267,29 @@ pub struct OfficeDetail {
     pub documents: Vec<DocumentState>,
     pub conflicts: Vec<Conflict>,
     pub history: Vec<DispatchAction>,
+    /// The order's photos (crew photos and documents the customer supplied), with whether the
+    /// server holds their verified bytes.
+    #[serde(default)]
+    pub photos: Vec<OfficePhoto>,
+}
+
+/// A photo of an order as the back office sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OfficePhoto {
+    #[serde(flatten)]
+    pub photo: Photo,
+    /// The bytes are on the server, verified (false while the crew's upload is under way).
+    pub on_server: bool,
+}
+
+/// One order's reference to a content address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhotoRef {
+    pub order_id: Uuid,
+    /// The crew holding the order now.
+    pub crew_id: String,
+    pub archived: bool,
+    pub photo: Photo,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -345,4 +368,11 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<Conflict>;
     fn crew_load(&self, crew_id: &str, day: chrono::NaiveDate) -> Result<CrewLoad>;
     fn progress(&self, number: &str, account: &str) -> Result<CustomerProgress>;
+
+    // Photos (the bytes live in [`crate::photos::PhotoBlobs`]).
+    /// Every photo record with this content address, with its order's crew.
+    fn photo_refs(&self, sha256: &str) -> Result<Vec<PhotoRef>>;
+    /// Links a photo made on the server (a document the customer supplied online) to an order,
+    /// so the crew's devices pull it.
+    fn add_office_photo(&self, caller: &Caller, photo: Photo) -> Result<Photo>;
 }

@@ -24,7 +24,10 @@ use super::*;
 use crate::merge::{self, FieldDecision, FieldStamp, Owner, Side, StatusEffect, Writer};
 use crate::validate::{self, Checked, Reject};
 
-const SCHEMA: &[&str] = &[include_str!("schema.sql")];
+const SCHEMA: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("schema_002_photos.sql"),
+];
 pub const DB_FILE: &str = "fieldcrew-server.sqlite3";
 
 pub struct SqliteStorage {
@@ -824,6 +827,14 @@ impl SqliteStorage {
                 tx.bump(op.order_id, &["meters"], stamp)?;
                 self.fact_outcome(tx, caller, op.order_id, in_scope)
             }
+            Checked::Photo(p) => {
+                if let Some(found) = tx.fact_order(p.id)? {
+                    return Ok(dedup(found, op.order_id));
+                }
+                let body = serde_json::to_string(&p)?;
+                tx.insert_fact("photo", p.id, op.order_id, p.added_at, p.hlc, &body)?;
+                self.fact_outcome(tx, caller, op.order_id, in_scope)
+            }
             Checked::Conflict(..) => Err(ApiError::Internal("unreachable".into())),
         }
     }
@@ -1196,10 +1207,10 @@ fn check_caller_crew(caller: &Caller) -> Result<&str> {
     }
 }
 
-fn facts_json(conn: &Connection, order_id: &str) -> Result<[String; 4]> {
+fn facts_json(conn: &Connection, order_id: &str) -> Result<[String; 5]> {
     let mut stmt =
         conn.prepare_cached("SELECT kind, body FROM facts WHERE order_id = ?1 ORDER BY at, hlc")?;
-    let mut out: [String; 4] = Default::default();
+    let mut out: [String; 5] = Default::default();
     for s in out.iter_mut() {
         s.push('[');
     }
@@ -1211,6 +1222,7 @@ fn facts_json(conn: &Connection, order_id: &str) -> Result<[String; 4]> {
             "reading" => 1,
             "replacement" => 2,
             "evaluation" => 3,
+            "photo" => 4,
             _ => continue,
         };
         let body = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
@@ -1407,11 +1419,11 @@ impl Storage for SqliteStorage {
                     let seq: i64 = r.get(0)?;
                     let id = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?.to_owned();
                     let doc = r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
-                    let [timeline, readings, replacements, evaluations] = facts_json(&tx, &id)?;
+                    let [timeline, readings, replacements, evaluations, photos] = facts_json(&tx, &id)?;
                     items.push((
                         seq,
                         format!(
-                            "{{\"kind\":\"order\",\"seq\":{seq},\"order\":{doc},\"timeline\":{timeline},\"readings\":{readings},\"replacements\":{replacements},\"evaluations\":{evaluations}}}"
+                            "{{\"kind\":\"order\",\"seq\":{seq},\"order\":{doc},\"timeline\":{timeline},\"readings\":{readings},\"replacements\":{replacements},\"evaluations\":{evaluations},\"photos\":{photos}}}"
                         ),
                     ));
                 }
@@ -1795,12 +1807,20 @@ impl Storage for SqliteStorage {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
+            let photos: Vec<fieldcrew_core::store::Photo> = load_facts(c, id, "photo")?;
             let documents = order
                 .required_documents
                 .iter()
                 .map(|k| DocumentState {
                     kind: *k,
-                    received: false,
+                    received: photos.iter().any(|p| p.kind == *k),
+                })
+                .collect();
+            let photos = photos
+                .into_iter()
+                .map(|photo| OfficePhoto {
+                    photo,
+                    on_server: false,
                 })
                 .collect();
             Ok(OfficeDetail {
@@ -1813,6 +1833,7 @@ impl Storage for SqliteStorage {
                 documents,
                 conflicts: load_conflicts(c, "order_id = ?1", &[&id.to_string()])?,
                 history,
+                photos,
                 order,
             })
         })
@@ -1873,6 +1894,71 @@ impl Storage for SqliteStorage {
                 },
             })
         })
+    }
+
+    fn photo_refs(&self, sha256: &str) -> Result<Vec<PhotoRef>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT f.body, o.crew_id, o.archived FROM facts f JOIN orders o ON o.id = f.order_id
+                 WHERE f.kind = 'photo' AND json_extract(f.body, '$.sha256') = ?1",
+            )?;
+            let rows = stmt.query_map([sha256], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, bool>(2)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (body, crew_id, archived) = row?;
+                let photo: fieldcrew_core::store::Photo = serde_json::from_str(&body)?;
+                out.push(PhotoRef {
+                    order_id: photo.order_id,
+                    crew_id,
+                    archived,
+                    photo,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn add_office_photo(
+        &self,
+        caller: &Caller,
+        mut photo: fieldcrew_core::store::Photo,
+    ) -> Result<fieldcrew_core::store::Photo> {
+        if !matches!(caller.role, Role::Dispatcher | Role::Admin) {
+            return Err(ApiError::Forbidden);
+        }
+        self.write(|tx| {
+            if tx.order(photo.order_id)?.is_none() {
+                return Err(ApiError::NotFound);
+            }
+            if tx.fact_order(photo.id)?.is_some() {
+                return Ok(photo);
+            }
+            photo.hlc = tx.tick();
+            photo.added_at = tx.now;
+            let body = serde_json::to_string(&photo)?;
+            tx.insert_fact(
+                "photo",
+                photo.id,
+                photo.order_id,
+                photo.added_at,
+                photo.hlc,
+                &body,
+            )?;
+            tx.log(
+                photo.order_id,
+                &who_dispatch(caller),
+                "document_added",
+                json!({"photo_id": photo.id, "kind": photo.kind, "sha256": photo.sha256}),
+            )?;
+            Ok(photo)
+        })
+        .map(|(p, _)| p)
     }
 
     fn progress(&self, number: &str, account: &str) -> Result<CustomerProgress> {
