@@ -27,7 +27,10 @@ use fieldcrew_core::sync::{CancelHandle, SyncClient, SyncConfig};
 
 pub use error::FieldCrewError;
 use error::Result;
-pub use sync::{Conflict, ConflictStatus, Login, SyncListener, SyncPhase, SyncSummary};
+pub use sync::{
+    Conflict, ConflictStatus, Login, NetworkKind, PhotoState, PhotoTransferListener,
+    PhotoTransferSummary, SyncListener, SyncPhase, SyncSummary,
+};
 pub use types::*;
 
 uniffi::setup_scaffolding!();
@@ -46,6 +49,9 @@ pub struct Config {
     /// How long before its due time an open order is flagged due soon.
     #[uniffi(default = 120)]
     pub due_soon_minutes: u32,
+    /// Upload photos on mobile data too (default: Wi-Fi and other unmetered networks only).
+    #[uniffi(default = false)]
+    pub photos_on_metered: bool,
 }
 
 /// The crew's device: its store, and later its photos and sync.
@@ -57,6 +63,7 @@ pub struct FieldCrew {
     sync: Mutex<Option<Arc<SyncClient>>>,
     /// Cancels the sync in flight; kept outside the client's lock so another thread can reach it.
     cancel: Mutex<Option<CancelHandle>>,
+    photos_on_metered: bool,
 }
 
 impl FieldCrew {
@@ -85,6 +92,16 @@ impl std::ops::Deref for StoreRef<'_> {
 }
 
 impl FieldCrew {
+    fn client(&self) -> Result<Arc<SyncClient>> {
+        self.sync
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| FieldCrewError::Auth {
+                detail: "no server configured: call login or use_server first".into(),
+            })
+    }
+
     fn configure(&self, server_url: String, token: String) -> Result<Arc<SyncClient>> {
         if token.trim().is_empty() {
             return Err(FieldCrewError::Validation {
@@ -92,7 +109,11 @@ impl FieldCrew {
                 detail: "a token is required".into(),
             });
         }
-        let client = Arc::new(SyncClient::new(SyncConfig::new(server_url, token))?);
+        let mut config = SyncConfig::new(server_url, token);
+        if self.photos_on_metered {
+            config.photo_policy = fieldcrew_core::sync::PhotoPolicy::Always;
+        }
+        let client = Arc::new(SyncClient::new(config)?);
         *self.cancel.lock().unwrap_or_else(|p| p.into_inner()) = Some(client.cancel_handle());
         *self.sync.lock().unwrap_or_else(|p| p.into_inner()) = Some(client.clone());
         Ok(client)
@@ -130,6 +151,7 @@ impl FieldCrew {
             store: RwLock::new(Some(store)),
             sync: Mutex::new(None),
             cancel: Mutex::new(None),
+            photos_on_metered: config.photos_on_metered,
         }))
     }
 
@@ -155,17 +177,33 @@ impl FieldCrew {
     /// Network failures are retried with backoff before failing with Network; a refused token
     /// is Auth. A malformed reply changes nothing locally.
     pub fn sync(&self, listener: Option<Arc<dyn SyncListener>>) -> Result<SyncSummary> {
-        let client = self
-            .sync
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .ok_or_else(|| FieldCrewError::Auth {
-                detail: "no server configured: call login or use_server first".into(),
-            })?;
+        let client = self.client()?;
         let store = self.store()?;
         let mut progress = sync::progress_callback(listener);
         Ok(client.sync(&store, &mut progress)?.into())
+    }
+
+    /// Moves photo bytes after the data sync: uploads the device's photos (on a metered network
+    /// only if `Config::photos_on_metered`), resumable, one failing photo never blocking the
+    /// others; downloads the documents the customer supplied online. Blocking: background
+    /// thread; `cancel_sync` stops it.
+    pub fn transfer_photos(
+        &self,
+        network: NetworkKind,
+        listener: Option<Arc<dyn PhotoTransferListener>>,
+    ) -> Result<PhotoTransferSummary> {
+        let client = self.client()?;
+        let store = self.store()?;
+        let mut progress = sync::transfer_callback(listener);
+        Ok(client
+            .transfer_photos(&store, network.into(), &mut progress)?
+            .into())
+    }
+
+    /// Where a photo's bytes are: only here, uploading, or on the server. Cheap.
+    pub fn photo_state(&self, photo_id: String) -> Result<PhotoState> {
+        let id = types::uuid("photo_id", &photo_id)?;
+        Ok(self.store()?.photo_transfer(id)?.state.into())
     }
 
     /// Stops the sync running on another thread. Cheap; safe from any thread.

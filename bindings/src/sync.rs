@@ -143,3 +143,92 @@ impl From<SyncError> for FieldCrewError {
         }
     }
 }
+
+/// The network the phone is on now, as the shell's connectivity manager reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum NetworkKind {
+    Unmetered,
+    Metered,
+}
+
+impl From<NetworkKind> for core_sync::NetworkKind {
+    fn from(n: NetworkKind) -> Self {
+        match n {
+            NetworkKind::Unmetered => core_sync::NetworkKind::Unmetered,
+            NetworkKind::Metered => core_sync::NetworkKind::Metered,
+        }
+    }
+}
+
+/// Told about photo bytes moving, on the thread that moves them.
+#[uniffi::export(with_foreign)]
+pub trait PhotoTransferListener: Send + Sync {
+    fn on_progress(
+        &self,
+        uploading: bool,
+        done_bytes: u64,
+        total_bytes: u64,
+        photos_done: u64,
+        photos_total: u64,
+    );
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PhotoTransferSummary {
+    pub uploaded: u64,
+    pub upload_failures: u64,
+    pub bytes_sent: u64,
+    pub downloaded: u64,
+    pub download_failures: u64,
+    /// The policy kept uploads for an unmetered network.
+    pub uploads_deferred: bool,
+}
+
+impl From<core_sync::TransferReport> for PhotoTransferSummary {
+    fn from(r: core_sync::TransferReport) -> Self {
+        PhotoTransferSummary {
+            uploaded: r.uploaded,
+            upload_failures: r.upload_failures,
+            bytes_sent: r.bytes_sent,
+            downloaded: r.downloaded,
+            download_failures: r.download_failures,
+            uploads_deferred: r.uploads_deferred,
+        }
+    }
+}
+
+/// Where a photo's bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum PhotoState {
+    LocalOnly,
+    Uploading { sent: u64, total: u64 },
+    OnServer,
+}
+
+impl From<fieldcrew_core::store::PhotoTransferState> for PhotoState {
+    fn from(s: fieldcrew_core::store::PhotoTransferState) -> Self {
+        use fieldcrew_core::store::PhotoTransferState as S;
+        match s {
+            S::LocalOnly => PhotoState::LocalOnly,
+            S::Uploading { sent, total } => PhotoState::Uploading { sent, total },
+            S::OnServer => PhotoState::OnServer,
+        }
+    }
+}
+
+pub(crate) fn transfer_callback(
+    listener: Option<Arc<dyn PhotoTransferListener>>,
+) -> impl FnMut(core_sync::TransferProgress) {
+    move |p| {
+        if let Some(l) = &listener {
+            let uploading = p.direction == core_sync::TransferDirection::Upload;
+            l.on_progress(
+                uploading,
+                p.done_bytes,
+                p.total_bytes,
+                p.photos_done,
+                p.photos_total,
+            );
+        }
+    }
+}

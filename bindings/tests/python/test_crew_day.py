@@ -133,6 +133,22 @@ def test_a_crew_day_end_to_end(server, tmp_path):
     assert any(p[0] == fc.SyncPhase.PUSH and p[1] == pending for p in progress.events)
     assert core.pending_count() == 0
 
+    # Photo bytes travel on their own queue, after the data, on an unmetered network only.
+    assert core.photo_state(photo.id) == fc.PhotoState.LOCAL_ONLY()
+    deferred = core.transfer_photos(fc.NetworkKind.METERED, None)
+    assert deferred.uploads_deferred and deferred.uploaded == 0
+    moved = []
+
+    class Bytes(fc.PhotoTransferListener):
+        def on_progress(self, uploading, done_bytes, total_bytes, photos_done, photos_total):
+            moved.append((uploading, done_bytes, total_bytes))
+
+    sent = core.transfer_photos(fc.NetworkKind.UNMETERED, Bytes())
+    assert sent.uploaded == 1 and sent.upload_failures == 0
+    assert sent.bytes_sent >= photo.bytes
+    assert moved and moved[-1][0] and moved[-1][1] == moved[-1][2]
+    assert core.photo_state(photo.id) == fc.PhotoState.ON_SERVER()
+
     (conflict,) = [c for c in core.conflicts(True) if c.field == "crew_notes"]
     assert conflict.rule == "crew_owns_field"
     assert "表箱在地下室" in conflict.kept_value and "钥匙在物业" in conflict.lost_value

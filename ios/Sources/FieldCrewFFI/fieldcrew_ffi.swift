@@ -759,6 +759,11 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
      */
     func photoJpeg(photoId: String) throws  -> Data
     
+    /**
+     * Where a photo's bytes are: only here, uploading, or on the server. Cheap.
+     */
+    func photoState(photoId: String) throws  -> PhotoState
+    
     func photos(orderId: String) throws  -> [Photo]
     
     /**
@@ -811,6 +816,14 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
     func sync(listener: SyncListener?) throws  -> SyncSummary
     
     func thumbnailJpeg(photoId: String) throws  -> Data
+    
+    /**
+     * Moves photo bytes after the data sync: uploads the device's photos (on a metered network
+     * only if `Config::photos_on_metered`), resumable, one failing photo never blocking the
+     * others; downloads the documents the customer supplied online. Blocking: background
+     * thread; `cancel_sync` stops it.
+     */
+    func transferPhotos(network: NetworkKind, listener: PhotoTransferListener?) throws  -> PhotoTransferSummary
     
     /**
      * What logging out now would lose. Cheap.
@@ -1094,6 +1107,19 @@ open func photoJpeg(photoId: String)throws  -> Data  {
 })
 }
     
+    /**
+     * Where a photo's bytes are: only here, uploading, or on the server. Cheap.
+     */
+open func photoState(photoId: String)throws  -> PhotoState  {
+    return try  FfiConverterTypePhotoState_lift(try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_fieldcrew_photo_state(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(photoId),uniffiCallStatus
+    )
+})
+}
+    
 open func photos(orderId: String)throws  -> [Photo]  {
     return try  FfiConverterSequenceTypePhoto.lift(try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
         uniffiCallStatus in
@@ -1246,6 +1272,23 @@ open func thumbnailJpeg(photoId: String)throws  -> Data  {
 }
     
     /**
+     * Moves photo bytes after the data sync: uploads the device's photos (on a metered network
+     * only if `Config::photos_on_metered`), resumable, one failing photo never blocking the
+     * others; downloads the documents the customer supplied online. Blocking: background
+     * thread; `cancel_sync` stops it.
+     */
+open func transferPhotos(network: NetworkKind, listener: PhotoTransferListener?)throws  -> PhotoTransferSummary  {
+    return try  FfiConverterTypePhotoTransferSummary_lift(try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_fieldcrew_transfer_photos(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeNetworkKind_lower(network),
+        FfiConverterOptionTypePhotoTransferListener.lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * What logging out now would lose. Cheap.
      */
 open func unsyncedWork()throws  -> UnsyncedWork  {
@@ -1329,6 +1372,222 @@ public func FfiConverterTypeFieldCrew_lift(_ handle: UInt64) throws -> FieldCrew
 #endif
 public func FfiConverterTypeFieldCrew_lower(_ value: FieldCrew) -> UInt64 {
     return FfiConverterTypeFieldCrew.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Told about photo bytes moving, on the thread that moves them.
+ */
+public protocol PhotoTransferListener: AnyObject, Sendable {
+    
+    func onProgress(uploading: Bool, doneBytes: UInt64, totalBytes: UInt64, photosDone: UInt64, photosTotal: UInt64) 
+    
+}
+/**
+ * Told about photo bytes moving, on the thread that moves them.
+ */
+open class PhotoTransferListenerImpl: PhotoTransferListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_fieldcrew_ffi_fn_clone_phototransferlistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_fieldcrew_ffi_fn_free_phototransferlistener(handle, $0) }
+    }
+
+    
+
+    
+open func onProgress(uploading: Bool, doneBytes: UInt64, totalBytes: UInt64, photosDone: UInt64, photosTotal: UInt64)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_phototransferlistener_on_progress(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(uploading),
+        FfiConverterUInt64.lower(doneBytes),
+        FfiConverterUInt64.lower(totalBytes),
+        FfiConverterUInt64.lower(photosDone),
+        FfiConverterUInt64.lower(photosTotal),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfacePhotoTransferListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfacePhotoTransferListener = UniffiVTableCallbackInterfacePhotoTransferListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypePhotoTransferListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface PhotoTransferListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypePhotoTransferListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface PhotoTransferListener: handle missing in uniffiClone")
+            }
+        },
+        onProgress: { (
+            uniffiHandle: UInt64,
+            uploading: Int8,
+            doneBytes: UInt64,
+            totalBytes: UInt64,
+            photosDone: UInt64,
+            photosTotal: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypePhotoTransferListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onProgress(
+                     uploading: try FfiConverterBool.lift(uploading),
+                     doneBytes: try FfiConverterUInt64.lift(doneBytes),
+                     totalBytes: try FfiConverterUInt64.lift(totalBytes),
+                     photosDone: try FfiConverterUInt64.lift(photosDone),
+                     photosTotal: try FfiConverterUInt64.lift(photosTotal)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfacePhotoTransferListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfacePhotoTransferListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitPhotoTransferListener() {
+    uniffi_fieldcrew_ffi_fn_init_callback_vtable_phototransferlistener(UniffiCallbackInterfacePhotoTransferListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhotoTransferListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<PhotoTransferListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = PhotoTransferListener
+
+    public static func lift(_ handle: UInt64) throws -> PhotoTransferListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return PhotoTransferListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: PhotoTransferListener) -> UInt64 {
+         if let rustImpl = value as? PhotoTransferListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhotoTransferListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PhotoTransferListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhotoTransferListener_lift(_ handle: UInt64) throws -> PhotoTransferListener {
+    return try FfiConverterTypePhotoTransferListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhotoTransferListener_lower(_ value: PhotoTransferListener) -> UInt64 {
+    return FfiConverterTypePhotoTransferListener.lower(value)
 }
 
 
@@ -1759,6 +2018,10 @@ public struct Config: Equatable, Hashable {
      * How long before its due time an open order is flagged due soon.
      */
     public var dueSoonMinutes: UInt32
+    /**
+     * Upload photos on mobile data too (default: Wi-Fi and other unmetered networks only).
+     */
+    public var photosOnMetered: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1775,11 +2038,15 @@ public struct Config: Equatable, Hashable {
          */utcOffsetMinutes: Int32 = 480, 
         /**
          * How long before its due time an open order is flagged due soon.
-         */dueSoonMinutes: UInt32 = UInt32(120)) {
+         */dueSoonMinutes: UInt32 = UInt32(120), 
+        /**
+         * Upload photos on mobile data too (default: Wi-Fi and other unmetered networks only).
+         */photosOnMetered: Bool = false) {
         self.dataDir = dataDir
         self.storeKey = storeKey
         self.utcOffsetMinutes = utcOffsetMinutes
         self.dueSoonMinutes = dueSoonMinutes
+        self.photosOnMetered = photosOnMetered
     }
 
     
@@ -1801,7 +2068,8 @@ public struct FfiConverterTypeConfig: FfiConverterRustBuffer {
                 dataDir: FfiConverterString.read(from: &buf), 
                 storeKey: FfiConverterData.read(from: &buf), 
                 utcOffsetMinutes: FfiConverterInt32.read(from: &buf), 
-                dueSoonMinutes: FfiConverterUInt32.read(from: &buf)
+                dueSoonMinutes: FfiConverterUInt32.read(from: &buf), 
+                photosOnMetered: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -1810,6 +2078,7 @@ public struct FfiConverterTypeConfig: FfiConverterRustBuffer {
         FfiConverterData.write(value.storeKey, into: &buf)
         FfiConverterInt32.write(value.utcOffsetMinutes, into: &buf)
         FfiConverterUInt32.write(value.dueSoonMinutes, into: &buf)
+        FfiConverterBool.write(value.photosOnMetered, into: &buf)
     }
 }
 
@@ -2986,6 +3255,82 @@ public func FfiConverterTypePhoto_lift(_ buf: RustBuffer) throws -> Photo {
 #endif
 public func FfiConverterTypePhoto_lower(_ value: Photo) -> RustBuffer {
     return FfiConverterTypePhoto.lower(value)
+}
+
+
+public struct PhotoTransferSummary: Equatable, Hashable {
+    public var uploaded: UInt64
+    public var uploadFailures: UInt64
+    public var bytesSent: UInt64
+    public var downloaded: UInt64
+    public var downloadFailures: UInt64
+    /**
+     * The policy kept uploads for an unmetered network.
+     */
+    public var uploadsDeferred: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(uploaded: UInt64, uploadFailures: UInt64, bytesSent: UInt64, downloaded: UInt64, downloadFailures: UInt64, 
+        /**
+         * The policy kept uploads for an unmetered network.
+         */uploadsDeferred: Bool) {
+        self.uploaded = uploaded
+        self.uploadFailures = uploadFailures
+        self.bytesSent = bytesSent
+        self.downloaded = downloaded
+        self.downloadFailures = downloadFailures
+        self.uploadsDeferred = uploadsDeferred
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PhotoTransferSummary: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhotoTransferSummary: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhotoTransferSummary {
+        return
+            try PhotoTransferSummary(
+                uploaded: FfiConverterUInt64.read(from: &buf), 
+                uploadFailures: FfiConverterUInt64.read(from: &buf), 
+                bytesSent: FfiConverterUInt64.read(from: &buf), 
+                downloaded: FfiConverterUInt64.read(from: &buf), 
+                downloadFailures: FfiConverterUInt64.read(from: &buf), 
+                uploadsDeferred: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhotoTransferSummary, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.uploaded, into: &buf)
+        FfiConverterUInt64.write(value.uploadFailures, into: &buf)
+        FfiConverterUInt64.write(value.bytesSent, into: &buf)
+        FfiConverterUInt64.write(value.downloaded, into: &buf)
+        FfiConverterUInt64.write(value.downloadFailures, into: &buf)
+        FfiConverterBool.write(value.uploadsDeferred, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhotoTransferSummary_lift(_ buf: RustBuffer) throws -> PhotoTransferSummary {
+    return try FfiConverterTypePhotoTransferSummary.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhotoTransferSummary_lower(_ value: PhotoTransferSummary) -> RustBuffer {
+    return FfiConverterTypePhotoTransferSummary.lower(value)
 }
 
 
@@ -4266,6 +4611,155 @@ public func FfiConverterTypeFieldCrewError_lower(_ value: FieldCrewError) -> Rus
 }
 
 
+/**
+ * The network the phone is on now, as the shell's connectivity manager reports it.
+ */
+
+public enum NetworkKind: Equatable, Hashable {
+    
+    case unmetered
+    case metered
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension NetworkKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNetworkKind: FfiConverterRustBuffer {
+    typealias SwiftType = NetworkKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NetworkKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .unmetered
+        
+        case 2: return .metered
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: NetworkKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .unmetered:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .metered:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNetworkKind_lift(_ buf: RustBuffer) throws -> NetworkKind {
+    return try FfiConverterTypeNetworkKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNetworkKind_lower(_ value: NetworkKind) -> RustBuffer {
+    return FfiConverterTypeNetworkKind.lower(value)
+}
+
+
+
+/**
+ * Where a photo's bytes are.
+ */
+
+public enum PhotoState: Equatable, Hashable {
+    
+    case localOnly
+    case uploading(sent: UInt64, total: UInt64
+    )
+    case onServer
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PhotoState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhotoState: FfiConverterRustBuffer {
+    typealias SwiftType = PhotoState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhotoState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .localOnly
+        
+        case 2: return .uploading(sent: try FfiConverterUInt64.read(from: &buf), total: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 3: return .onServer
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PhotoState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .localOnly:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .uploading(sent,total):
+            writeInt(&buf, Int32(2))
+            FfiConverterUInt64.write(sent, into: &buf)
+            FfiConverterUInt64.write(total, into: &buf)
+            
+        
+        case .onServer:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhotoState_lift(_ buf: RustBuffer) throws -> PhotoState {
+    return try FfiConverterTypePhotoState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhotoState_lower(_ value: PhotoState) -> RustBuffer {
+    return FfiConverterTypePhotoState.lower(value)
+}
+
+
+
 
 public enum Priority: Equatable, Hashable {
     
@@ -5227,6 +5721,30 @@ fileprivate struct FfiConverterOptionTimestamp: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypePhotoTransferListener: FfiConverterRustBuffer {
+    typealias SwiftType = PhotoTransferListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePhotoTransferListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePhotoTransferListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeSyncListener: FfiConverterRustBuffer {
     typealias SwiftType = SyncListener?
 
@@ -5928,6 +6446,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photo_jpeg() != 42393) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photo_state() != 31643) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photos() != 59569) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5964,6 +6485,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_thumbnail_jpeg() != 34783) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_transfer_photos() != 60041) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_unsynced_work() != 64960) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5973,6 +6497,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_wipe() != 14959) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_fieldcrew_ffi_checksum_method_phototransferlistener_on_progress() != 42641) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_fieldcrew_ffi_checksum_method_synclistener_on_progress() != 3479) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5980,6 +6507,7 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitPhotoTransferListener()
     uniffiCallbackInitSyncListener()
     return InitializationResult.ok
 }()

@@ -243,11 +243,27 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_PHOTO_TRANSFER_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_PHOTO_TRANSFER_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfacePhotoTransferListenerMethod0)(uint64_t, int8_t, uint64_t, uint64_t, uint64_t, uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SYNC_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SYNC_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceSyncListenerMethod0)(uint64_t, RustBuffer, uint64_t, RustBuffer, void* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_PHOTO_TRANSFER_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_PHOTO_TRANSFER_LISTENER
+typedef struct UniffiVTableCallbackInterfacePhotoTransferListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfacePhotoTransferListenerMethod0 _Nonnull onProgress;
+} UniffiVTableCallbackInterfacePhotoTransferListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SYNC_LISTENER
@@ -349,6 +365,11 @@ uint64_t uniffi_fieldcrew_ffi_fn_method_fieldcrew_pending_count(uint64_t ptr, Ru
 RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_photo_jpeg(uint64_t ptr, RustBuffer photo_id, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_PHOTO_STATE
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_PHOTO_STATE
+RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_photo_state(uint64_t ptr, RustBuffer photo_id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_PHOTOS
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_PHOTOS
 RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_photos(uint64_t ptr, RustBuffer order_id, RustCallStatus *_Nonnull out_status
@@ -409,6 +430,11 @@ RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_sync(uint64_t ptr, RustBuffe
 RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_thumbnail_jpeg(uint64_t ptr, RustBuffer photo_id, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_TRANSFER_PHOTOS
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_TRANSFER_PHOTOS
+RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_transfer_photos(uint64_t ptr, RustBuffer network, RustBuffer listener, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_UNSYNCED_WORK
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_UNSYNCED_WORK
 RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_unsynced_work(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -422,6 +448,26 @@ void uniffi_fieldcrew_ffi_fn_method_fieldcrew_use_server(uint64_t ptr, RustBuffe
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_WIPE
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_WIPE
 void uniffi_fieldcrew_ffi_fn_method_fieldcrew_wipe(uint64_t ptr, int8_t discard_unsynced, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_CLONE_PHOTOTRANSFERLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_CLONE_PHOTOTRANSFERLISTENER
+uint64_t uniffi_fieldcrew_ffi_fn_clone_phototransferlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_FREE_PHOTOTRANSFERLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_FREE_PHOTOTRANSFERLISTENER
+void uniffi_fieldcrew_ffi_fn_free_phototransferlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_INIT_CALLBACK_VTABLE_PHOTOTRANSFERLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_INIT_CALLBACK_VTABLE_PHOTOTRANSFERLISTENER
+void uniffi_fieldcrew_ffi_fn_init_callback_vtable_phototransferlistener(const UniffiVTableCallbackInterfacePhotoTransferListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_PHOTOTRANSFERLISTENER_ON_PROGRESS
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_PHOTOTRANSFERLISTENER_ON_PROGRESS
+void uniffi_fieldcrew_ffi_fn_method_phototransferlistener_on_progress(uint64_t ptr, int8_t uploading, uint64_t done_bytes, uint64_t total_bytes, uint64_t photos_done, uint64_t photos_total, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_CLONE_SYNCLISTENER
@@ -794,6 +840,12 @@ uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photo_jpeg(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_PHOTO_STATE
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_PHOTO_STATE
+uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photo_state(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_PHOTOS
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_PHOTOS
 uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photos(void
@@ -866,6 +918,12 @@ uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_thumbnail_jpeg(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_TRANSFER_PHOTOS
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_TRANSFER_PHOTOS
+uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_transfer_photos(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_UNSYNCED_WORK
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_UNSYNCED_WORK
 uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_unsynced_work(void
@@ -881,6 +939,12 @@ uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_use_server(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_WIPE
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_WIPE
 uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_wipe(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_PHOTOTRANSFERLISTENER_ON_PROGRESS
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_PHOTOTRANSFERLISTENER_ON_PROGRESS
+uint16_t uniffi_fieldcrew_ffi_checksum_method_phototransferlistener_on_progress(void
     
 );
 #endif

@@ -650,8 +650,30 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfacePhotoTransferListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uploading`: Byte,`doneBytes`: Long,`totalBytes`: Long,`photosDone`: Long,`photosTotal`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceSyncListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`phase`: RustBuffer.ByValue,`done`: Long,`total`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onProgress")
+internal open class UniffiVTableCallbackInterfacePhotoTransferListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onProgress`: UniffiCallbackInterfacePhotoTransferListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onProgress`: UniffiCallbackInterfacePhotoTransferListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfacePhotoTransferListener(`uniffiFree`,`uniffiClone`,`onProgress`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfacePhotoTransferListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onProgress` = other.`onProgress`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onProgress")
 internal open class UniffiVTableCallbackInterfaceSyncListener(
@@ -727,6 +749,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photo_jpeg(
     ): Int
+    external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photo_state(
+    ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photos(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_record_readings(
@@ -751,11 +775,15 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_thumbnail_jpeg(
     ): Int
+    external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_transfer_photos(
+    ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_unsynced_work(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_use_server(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_wipe(
+    ): Int
+    external fun uniffi_fieldcrew_ffi_checksum_method_phototransferlistener_on_progress(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_synclistener_on_progress(
     ): Int
@@ -777,6 +805,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "fieldcrew_ffi"))
+        uniffiCallbackInterfacePhotoTransferListener.register(this)
         uniffiCallbackInterfaceSyncListener.register(this)
         
     }
@@ -818,6 +847,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_photo_jpeg(`ptr`: Long,`photoId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_photo_state(`ptr`: Long,`photoId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_photos(`ptr`: Long,`orderId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_record_readings(`ptr`: Long,`entry`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -842,11 +873,21 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_thumbnail_jpeg(`ptr`: Long,`photoId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_transfer_photos(`ptr`: Long,`network`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_unsynced_work(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_use_server(`ptr`: Long,`serverUrl`: RustBuffer.ByValue,`token`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_wipe(`ptr`: Long,`discardUnsynced`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_fieldcrew_ffi_fn_clone_phototransferlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_fieldcrew_ffi_fn_free_phototransferlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_fieldcrew_ffi_fn_init_callback_vtable_phototransferlistener(`vtable`: UniffiVTableCallbackInterfacePhotoTransferListener,
+    ): Unit
+    external fun uniffi_fieldcrew_ffi_fn_method_phototransferlistener_on_progress(`ptr`: Long,`uploading`: Byte,`doneBytes`: Long,`totalBytes`: Long,`photosDone`: Long,`photosTotal`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_fieldcrew_ffi_fn_clone_synclistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1020,6 +1061,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photo_jpeg() and 0xFFFF) != 42393) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photo_state() and 0xFFFF) != 31643) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_photos() and 0xFFFF) != 59569) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1056,6 +1100,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_thumbnail_jpeg() and 0xFFFF) != 34783) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_transfer_photos() and 0xFFFF) != 60041) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_unsynced_work() and 0xFFFF) != 64960) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1063,6 +1110,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_wipe() and 0xFFFF) != 14959) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_phototransferlistener_on_progress() and 0xFFFF) != 42641) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 3479) {
@@ -1693,6 +1743,11 @@ public interface FieldCrewInterface {
      */
     fun `photoJpeg`(`photoId`: kotlin.String): kotlin.ByteArray
     
+    /**
+     * Where a photo's bytes are: only here, uploading, or on the server. Cheap.
+     */
+    fun `photoState`(`photoId`: kotlin.String): PhotoState
+    
     fun `photos`(`orderId`: kotlin.String): List<Photo>
     
     /**
@@ -1745,6 +1800,14 @@ public interface FieldCrewInterface {
     fun `sync`(`listener`: SyncListener?): SyncSummary
     
     fun `thumbnailJpeg`(`photoId`: kotlin.String): kotlin.ByteArray
+    
+    /**
+     * Moves photo bytes after the data sync: uploads the device's photos (on a metered network
+     * only if `Config::photos_on_metered`), resumable, one failing photo never blocking the
+     * others; downloads the documents the customer supplied online. Blocking: background
+     * thread; `cancel_sync` stops it.
+     */
+    fun `transferPhotos`(`network`: NetworkKind, `listener`: PhotoTransferListener?): PhotoTransferSummary
     
     /**
      * What logging out now would lose. Cheap.
@@ -2140,6 +2203,24 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
     
 
     
+    /**
+     * Where a photo's bytes are: only here, uploading, or on the server. Cheap.
+     */
+    @Throws(FieldCrewException::class)override fun `photoState`(`photoId`: kotlin.String): PhotoState {
+            return FfiConverterTypePhotoState.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldCrewException) { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_photo_state(
+        it,
+        
+        FfiConverterString.lower(`photoId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
     @Throws(FieldCrewException::class)override fun `photos`(`orderId`: kotlin.String): List<Photo> {
             return FfiConverterSequenceTypePhoto.lift(
     callWithHandle {
@@ -2352,6 +2433,28 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
 
     
     /**
+     * Moves photo bytes after the data sync: uploads the device's photos (on a metered network
+     * only if `Config::photos_on_metered`), resumable, one failing photo never blocking the
+     * others; downloads the documents the customer supplied online. Blocking: background
+     * thread; `cancel_sync` stops it.
+     */
+    @Throws(FieldCrewException::class)override fun `transferPhotos`(`network`: NetworkKind, `listener`: PhotoTransferListener?): PhotoTransferSummary {
+            return FfiConverterTypePhotoTransferSummary.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldCrewException) { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_transfer_photos(
+        it,
+        
+        FfiConverterTypeNetworkKind.lower(`network`),
+        FfiConverterOptionalTypePhotoTransferListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * What logging out now would lose. Cheap.
      */
     @Throws(FieldCrewException::class)override fun `unsyncedWork`(): UnsyncedWork {
@@ -2454,6 +2557,331 @@ public object FfiConverterTypeFieldCrew: FfiConverter<FieldCrew, Long> {
     override fun allocationSize(value: FieldCrew) = 8UL
 
     override fun write(value: FieldCrew, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Told about photo bytes moving, on the thread that moves them.
+ */
+public interface PhotoTransferListener {
+    
+    fun `onProgress`(`uploading`: kotlin.Boolean, `doneBytes`: kotlin.ULong, `totalBytes`: kotlin.ULong, `photosDone`: kotlin.ULong, `photosTotal`: kotlin.ULong)
+    
+    companion object
+}
+
+/**
+ * Told about photo bytes moving, on the thread that moves them.
+ */
+open class PhotoTransferListenerImpl: Disposable, AutoCloseable, PhotoTransferListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_fieldcrew_ffi_fn_free_phototransferlistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_fieldcrew_ffi_fn_clone_phototransferlistener(handle, status)
+        }
+    }
+
+    override fun `onProgress`(`uploading`: kotlin.Boolean, `doneBytes`: kotlin.ULong, `totalBytes`: kotlin.ULong, `photosDone`: kotlin.ULong, `photosTotal`: kotlin.ULong)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_phototransferlistener_on_progress(
+        it,
+        
+        FfiConverterBoolean.lower(`uploading`),
+        FfiConverterULong.lower(`doneBytes`),
+        FfiConverterULong.lower(`totalBytes`),
+        FfiConverterULong.lower(`photosDone`),
+        FfiConverterULong.lower(`photosTotal`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfacePhotoTransferListener {
+    internal object `onProgress`: UniffiCallbackInterfacePhotoTransferListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`uploading`: Byte,`doneBytes`: Long,`totalBytes`: Long,`photosDone`: Long,`photosTotal`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypePhotoTransferListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onProgress`(
+                    FfiConverterBoolean.lift(`uploading`),
+                    FfiConverterULong.lift(`doneBytes`),
+                    FfiConverterULong.lift(`totalBytes`),
+                    FfiConverterULong.lift(`photosDone`),
+                    FfiConverterULong.lift(`photosTotal`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypePhotoTransferListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypePhotoTransferListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfacePhotoTransferListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onProgress`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_fieldcrew_ffi_fn_init_callback_vtable_phototransferlistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePhotoTransferListener: FfiConverter<PhotoTransferListener, Long> {
+    internal val handleMap = UniffiHandleMap<PhotoTransferListener>()
+
+    override fun lower(value: PhotoTransferListener): Long {
+        if (value is PhotoTransferListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): PhotoTransferListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return PhotoTransferListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): PhotoTransferListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: PhotoTransferListener) = 8UL
+
+    override fun write(value: PhotoTransferListener, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -2948,6 +3376,11 @@ data class Config (
      * How long before its due time an open order is flagged due soon.
      */
     var `dueSoonMinutes`: kotlin.UInt = 120u 
+    , 
+    /**
+     * Upload photos on mobile data too (default: Wi-Fi and other unmetered networks only).
+     */
+    var `photosOnMetered`: kotlin.Boolean = false 
     
 ){
     
@@ -2968,6 +3401,7 @@ public object FfiConverterTypeConfig: FfiConverterRustBuffer<Config> {
             FfiConverterByteArray.read(buf),
             FfiConverterInt.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -2975,7 +3409,8 @@ public object FfiConverterTypeConfig: FfiConverterRustBuffer<Config> {
             FfiConverterString.allocationSize(value.`dataDir`) +
             FfiConverterByteArray.allocationSize(value.`storeKey`) +
             FfiConverterInt.allocationSize(value.`utcOffsetMinutes`) +
-            FfiConverterUInt.allocationSize(value.`dueSoonMinutes`)
+            FfiConverterUInt.allocationSize(value.`dueSoonMinutes`) +
+            FfiConverterBoolean.allocationSize(value.`photosOnMetered`)
     )
 
     override fun write(value: Config, buf: ByteBuffer) {
@@ -2983,6 +3418,7 @@ public object FfiConverterTypeConfig: FfiConverterRustBuffer<Config> {
             FfiConverterByteArray.write(value.`storeKey`, buf)
             FfiConverterInt.write(value.`utcOffsetMinutes`, buf)
             FfiConverterUInt.write(value.`dueSoonMinutes`, buf)
+            FfiConverterBoolean.write(value.`photosOnMetered`, buf)
     }
 }
 
@@ -3919,6 +4355,67 @@ public object FfiConverterTypePhoto: FfiConverterRustBuffer<Photo> {
             FfiConverterOptionalTimestamp.write(value.`capturedAt`, buf)
             FfiConverterTimestamp.write(value.`addedAt`, buf)
             FfiConverterBoolean.write(value.`sensitive`, buf)
+    }
+}
+
+
+
+data class PhotoTransferSummary (
+    var `uploaded`: kotlin.ULong
+    , 
+    var `uploadFailures`: kotlin.ULong
+    , 
+    var `bytesSent`: kotlin.ULong
+    , 
+    var `downloaded`: kotlin.ULong
+    , 
+    var `downloadFailures`: kotlin.ULong
+    , 
+    /**
+     * The policy kept uploads for an unmetered network.
+     */
+    var `uploadsDeferred`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePhotoTransferSummary: FfiConverterRustBuffer<PhotoTransferSummary> {
+    override fun read(buf: ByteBuffer): PhotoTransferSummary {
+        return PhotoTransferSummary(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PhotoTransferSummary) = (
+            FfiConverterULong.allocationSize(value.`uploaded`) +
+            FfiConverterULong.allocationSize(value.`uploadFailures`) +
+            FfiConverterULong.allocationSize(value.`bytesSent`) +
+            FfiConverterULong.allocationSize(value.`downloaded`) +
+            FfiConverterULong.allocationSize(value.`downloadFailures`) +
+            FfiConverterBoolean.allocationSize(value.`uploadsDeferred`)
+    )
+
+    override fun write(value: PhotoTransferSummary, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`uploaded`, buf)
+            FfiConverterULong.write(value.`uploadFailures`, buf)
+            FfiConverterULong.write(value.`bytesSent`, buf)
+            FfiConverterULong.write(value.`downloaded`, buf)
+            FfiConverterULong.write(value.`downloadFailures`, buf)
+            FfiConverterBoolean.write(value.`uploadsDeferred`, buf)
     }
 }
 
@@ -5063,6 +5560,137 @@ public object FfiConverterTypeFieldCrewError : FfiConverterRustBuffer<FieldCrewE
 
 
 
+/**
+ * The network the phone is on now, as the shell's connectivity manager reports it.
+ */
+
+enum class NetworkKind {
+    
+    UNMETERED,
+    METERED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNetworkKind: FfiConverterRustBuffer<NetworkKind> {
+    override fun read(buf: ByteBuffer) = try {
+        NetworkKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: NetworkKind) = 4UL
+
+    override fun write(value: NetworkKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where a photo's bytes are.
+ */
+sealed class PhotoState {
+    
+    object LocalOnly : PhotoState()
+    
+    
+    data class Uploading(
+        val `sent`: kotlin.ULong, 
+        val `total`: kotlin.ULong) : PhotoState()
+        
+    {
+        
+
+        companion object
+    }
+    
+    object OnServer : PhotoState()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePhotoState : FfiConverterRustBuffer<PhotoState>{
+    override fun read(buf: ByteBuffer): PhotoState {
+        return when(buf.getInt()) {
+            1 -> PhotoState.LocalOnly
+            2 -> PhotoState.Uploading(
+                FfiConverterULong.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            3 -> PhotoState.OnServer
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: PhotoState): ULong = when(value) {
+        is PhotoState.LocalOnly -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is PhotoState.Uploading -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`sent`)
+                + FfiConverterULong.allocationSize(value.`total`)
+            )
+        }
+        is PhotoState.OnServer -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: PhotoState, buf: ByteBuffer) {
+        when(value) {
+            is PhotoState.LocalOnly -> {
+                buf.putInt(1)
+                Unit
+            }
+            is PhotoState.Uploading -> {
+                buf.putInt(2)
+                FfiConverterULong.write(value.`sent`, buf)
+                FfiConverterULong.write(value.`total`, buf)
+                Unit
+            }
+            is PhotoState.OnServer -> {
+                buf.putInt(3)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
 
 enum class Priority {
     
@@ -5554,6 +6182,38 @@ public object FfiConverterOptionalTimestamp: FfiConverterRustBuffer<java.time.In
         } else {
             buf.put(1)
             FfiConverterTimestamp.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypePhotoTransferListener: FfiConverterRustBuffer<PhotoTransferListener?> {
+    override fun read(buf: ByteBuffer): PhotoTransferListener? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePhotoTransferListener.read(buf)
+    }
+
+    override fun allocationSize(value: PhotoTransferListener?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePhotoTransferListener.allocationSize(value)
+        }
+    }
+
+    override fun write(value: PhotoTransferListener?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePhotoTransferListener.write(value, buf)
         }
     }
 }
