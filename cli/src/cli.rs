@@ -1002,6 +1002,31 @@ fn sync(dir: &DeviceDir, json: bool) -> CliResult<()> {
     });
     bar.finish_and_clear();
     let report = report?;
+    // Photo bytes after the data, on their own resumable queue (a desktop counts as unmetered).
+    let bar = if json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(0)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{prefix:>6} [{bar:30}] {bytes}/{total_bytes}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let photos = client.transfer_photos(
+        &store,
+        fieldcrew_core::sync::NetworkKind::Unmetered,
+        &mut |p| {
+            bar.set_prefix(match p.direction {
+                fieldcrew_core::sync::TransferDirection::Upload => "photo↑",
+                fieldcrew_core::sync::TransferDirection::Download => "photo↓",
+            });
+            bar.set_length(p.total_bytes);
+            bar.set_position(p.done_bytes);
+        },
+    );
+    bar.finish_and_clear();
+    let photos = photos?;
     let seconds = started.elapsed().as_secs_f64();
     if json {
         return print_json(&json!({
@@ -1015,9 +1040,17 @@ fn sync(dir: &DeviceDir, json: bool) -> CliResult<()> {
             "orders_removed": report.orders_removed,
             "conflicts_received": report.conflicts_received,
             "cursor": report.cursor,
+            "photos_uploaded": photos.uploaded,
+            "photo_upload_failures": photos.upload_failures,
+            "photo_bytes_sent": photos.bytes_sent,
+            "photos_downloaded": photos.downloaded,
             "seconds": seconds,
         }));
     }
+    println!(
+        "photos: {} uploaded ({} bytes), {} failed (retried next sync), {} downloaded",
+        photos.uploaded, photos.bytes_sent, photos.upload_failures, photos.downloaded
+    );
     let mut t = table(&["up", "", "down", ""]);
     t.add_row(vec![
         "pushed".into(),
