@@ -549,6 +549,12 @@ impl Phone {
         let before = self.proxy.traffic.snapshot();
         let t = Instant::now();
         let report = self.client.sync(&self.store, &mut |_| {})?;
+        // The photos' bytes follow the data on their own queue (the demo's phones are on Wi-Fi).
+        self.client.transfer_photos(
+            &self.store,
+            fieldcrew_core::sync::NetworkKind::Unmetered,
+            &mut |_| {},
+        )?;
         let seconds = t.elapsed().as_secs_f64();
         Ok(SyncFigures::of(
             &report,
