@@ -167,16 +167,8 @@ impl SyncClient {
                     })
                     .await?;
                 progress(p);
-                match step {
-                    Step::Done => break Ok(()),
-                    Step::Fail(e) => break Err(e),
-                    Step::Again(e) => {
-                        attempt += 1;
-                        if attempt >= self.config.retry.max_attempts.max(2) * 4 {
-                            break Err(e);
-                        }
-                        self.pause(attempt).await?;
-                    }
+                if let Some(result) = self.settle(step, &mut attempt).await? {
+                    break result;
                 }
             };
             match outcome {
@@ -307,16 +299,8 @@ impl SyncClient {
                 report.bytes_received += received.saturating_sub(before);
                 p.done_bytes += received.saturating_sub(before);
                 progress(p);
-                match step {
-                    Step::Done => break Ok(()),
-                    Step::Fail(e) => break Err(e),
-                    Step::Again(e) => {
-                        attempt += 1;
-                        if attempt >= self.config.retry.max_attempts.max(2) * 4 {
-                            break Err(e);
-                        }
-                        self.pause(attempt).await?;
-                    }
+                if let Some(result) = self.settle(step, &mut attempt).await? {
+                    break result;
                 }
             };
             match outcome {
@@ -478,6 +462,27 @@ impl SyncClient {
         match result {
             Ok(v) => Ok(Ok(v)),
             Err(f) => self.failure_step(f).map(Err),
+        }
+    }
+
+    /// After one step of a photo's transfer: `Some` when this photo is done (moved, or failed
+    /// for this run), `None` to take another step after the backoff pause.
+    async fn settle(
+        &self,
+        step: Step,
+        attempt: &mut u32,
+    ) -> Result<Option<Result<(), String>>, SyncError> {
+        match step {
+            Step::Done => Ok(Some(Ok(()))),
+            Step::Fail(e) => Ok(Some(Err(e))),
+            Step::Again(e) => {
+                *attempt += 1;
+                if *attempt >= self.config.retry.max_attempts.max(2) * 4 {
+                    return Ok(Some(Err(e)));
+                }
+                self.pause(*attempt).await?;
+                Ok(None)
+            }
         }
     }
 
