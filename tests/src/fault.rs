@@ -24,6 +24,9 @@ pub enum Fault {
     Reset,
     /// Answer every request with a well-formed HTTP reply whose body is not JSON.
     Garbage,
+    /// Forward requests to the server, which handles them, then close the connection before
+    /// the first byte of its reply reaches the client: the reply is lost on the way back.
+    DropReplies,
 }
 
 struct Shared {
@@ -161,6 +164,10 @@ fn pump(mut from: TcpStream, mut to: TcpStream, s: &Shared, upstream: bool, gene
         let fault = *s.fault.lock().expect("lock");
         if let Fault::Delay(d) = fault {
             thread::sleep(d);
+        }
+        if !upstream && fault == Fault::DropReplies {
+            // The server has answered, so it has done the work; the client never hears of it.
+            break;
         }
         let mut send = n;
         let mut cut = false;

@@ -3,11 +3,12 @@
 //! duplicated (cut connections, resets, garbage, a server restart, a phone killed with SIGKILL).
 
 use std::collections::BTreeSet;
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use fieldcrew_core::store::{PhotoTransferState, RemotePhotoState};
+use fieldcrew_core::store::{PhotoTransferState, RemotePhotoState, Store, StoreOptions};
 use fieldcrew_core::sync::{NetworkKind, SyncError};
 use fieldcrew_core::work_order::{DocumentKind, WorkKind};
 use fieldcrew_e2e::fault::{Fault, FaultProxy};
@@ -366,25 +367,45 @@ fn a_phone_killed_mid_sync_loses_and_duplicates_nothing() {
     }
     let exe = env!("CARGO_BIN_EXE_fc_phone");
     let mut rng = rand::rng();
-    let mut killed = 0;
-    for _ in 0..6 {
+    // Kill the phone after a random number of progress reports: always mid-sync, at a point
+    // that differs from run to run (pushing, pulling, uploading a photo's chunks).
+    let mut kills_with_work_left = 0;
+    for _ in 0..12 {
         let mut child = Command::new(exe)
             .args([store_path.to_str().expect("utf-8 path"), &proxy.url, &token])
+            .stdout(Stdio::piped())
             .spawn()
             .expect("child starts");
-        std::thread::sleep(Duration::from_millis(rng.random_range(5..400)));
-        if child.try_wait().expect("wait").is_none() {
+        let ticks = rng.random_range(1..=6);
+        let out = BufReader::new(child.stdout.take().expect("stdout"));
+        let reached = out.lines().take(ticks).filter(|l| l.is_ok()).count();
+        if reached == ticks && child.try_wait().expect("wait").is_none() {
             child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
-            killed += 1;
+            let _ = child.wait();
+            // Was there still work to do? Then the kill interrupted a real sync.
+            let store = Store::open(&store_path, StoreOptions::default()).expect("reopens");
+            let backlog = store.transfer_backlog().expect("backlog");
+            if store.pending_count().expect("pending") + backlog.uploads + backlog.downloads > 0 {
+                kills_with_work_left += 1;
+            }
+        } else {
+            let _ = child.wait();
         }
-        let _ = child.wait();
+        if kills_with_work_left >= 3 {
+            break;
+        }
     }
+    eprintln!("{kills_with_work_left} kills landed with work left");
+    assert!(
+        kills_with_work_left >= 1,
+        "no kill landed while work was left: the test did not test kills"
+    );
     let status = Command::new(exe)
         .args([store_path.to_str().expect("utf-8 path"), &proxy.url, &token])
+        .stdout(Stdio::null())
         .status()
         .expect("child runs");
     assert!(status.success(), "the last run finishes the sync");
-    let _ = killed;
     let d = Device::open(
         &dir,
         &world.server.url(),

@@ -303,12 +303,15 @@ impl<'c> Tx<'c> {
     }
 
     /// The open status conflict of this crew on this order, if any (one per order and crew).
+    /// A field conflict on a reassigned order shares the rule but not the field: it holds the
+    /// crew's field value and must never be rewritten by a later status event.
     fn open_status_conflict(&self, order_id: Uuid, crew: &str) -> Result<Option<Conflict>> {
         let body: Option<String> = self
             .tx
             .prepare_cached(
                 "SELECT body FROM conflicts WHERE order_id = ?1 AND crew_id = ?2 AND status = 'open'
                  AND rule IN ('cancelled_but_completed', 'cancelled_during_visit', 'reassigned_while_offline')
+                 AND json_extract(body, '$.field') IN ('status', 'assignment')
                  ORDER BY seq DESC LIMIT 1",
             )?
             .query_row(params![order_id.to_string(), crew], |r| r.get(0))

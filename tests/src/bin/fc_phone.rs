@@ -1,7 +1,10 @@
 //! A crew phone as a separate process, for the SIGKILL tests: opens the store at the given
 //! path, syncs the order data and moves the photos until nothing waits, then exits 0.
 //! `fc_phone <store> <server url> <token>`
+//! It prints a line on stdout at every progress report, so a test can kill it at a chosen
+//! point of the sync rather than at a guessed time.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -33,8 +36,17 @@ fn main() -> ExitCode {
     };
     for _ in 0..50 {
         let _ = store.retry_transfers_now();
-        let result =
-            client.sync_with_photos(&store, NetworkKind::Unmetered, &mut |_| {}, &mut |_| {});
+        let tick = |what: &str| {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{what}");
+            let _ = out.flush();
+        };
+        let result = client.sync_with_photos(
+            &store,
+            NetworkKind::Unmetered,
+            &mut |_| tick("data"),
+            &mut |_| tick("photo"),
+        );
         let done = store.pending_count().ok() == Some(0)
             && store
                 .transfer_backlog()
