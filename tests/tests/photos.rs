@@ -231,7 +231,8 @@ fn uploads_resume_through_cut_connections_and_a_server_restart() {
                     &camera_jpeg(400, 300, (i * 10 + k) as u64),
                 )
                 .expect("photo");
-            total += p.bytes;
+            // What must cross: the photo and its thumbnail (sent whole, after the photo).
+            total += p.bytes + d.store.thumbnail_bytes(&p).expect("thumbnail").len() as u64;
         }
     }
     d.sync().expect("data first");
@@ -247,10 +248,12 @@ fn uploads_resume_through_cut_connections_and_a_server_restart() {
     }
     let sent = proxy.upstream_bytes() - before;
     assert!(proxy.cuts() > 0, "connections were cut");
-    // Restarting from zero could never get a photo through cuts smaller than it; the bound
-    // allows for the requests' headers and the bytes in flight at each cut.
+    // Restarting from zero could never get a photo through cuts smaller than it. The bound
+    // allows for the requests' headers and for a thumbnail sent again when a cut hits it
+    // (thumbnails are small and not resumed; these noise photos have unusually big ones).
+    // Measured: 1.15x.
     assert!(
-        sent < total * 3,
+        sent * 10 < total * 13,
         "resumed, not restarted: {sent} bytes for {total}"
     );
     assert_all_on_server(&world, &d, &orders.iter().map(|o| o.id).collect::<Vec<_>>());
