@@ -20,10 +20,12 @@ use fieldcrew_core::photo::is_content_address;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The largest photo the server accepts (normalised photos are far smaller).
-pub const MAX_PHOTO_BYTES: u64 = 20 * 1024 * 1024;
-/// The largest thumbnail.
-pub const MAX_THUMBNAIL_BYTES: u64 = 1024 * 1024;
+/// The largest photo and thumbnail the server accepts: the limits phones check pulled records
+/// against too.
+pub use fieldcrew_core::store::{MAX_PHOTO_BYTES, MAX_THUMBNAIL_BYTES};
+
+/// How long a partial upload may sit untouched before the server drops it.
+pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(14 * 86_400);
 
 /// What the server holds of one content address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,10 +92,45 @@ impl PhotoBlobs {
             use std::os::unix::fs::PermissionsExt;
             fs::set_permissions(&root, fs::Permissions::from_mode(0o700))?;
         }
-        Ok(PhotoBlobs {
+        let blobs = PhotoBlobs {
             root,
             busy: Mutex::new(HashSet::new()),
-        })
+        };
+        let removed = blobs.sweep_abandoned(ABANDONED_AFTER)?;
+        if removed > 0 {
+            tracing::info!(removed, "removed abandoned photo uploads");
+        }
+        Ok(blobs)
+    }
+
+    /// Removes what no upload will come back for: every whole file left half-written in `tmp/`
+    /// (none can be in flight before the server serves), and partial uploads untouched for
+    /// `max_age` (the phone gave the photo up, or was wiped). A phone that comes back later
+    /// simply starts that photo from byte 0. Returns how many files it removed.
+    pub fn sweep_abandoned(&self, max_age: std::time::Duration) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in fs::read_dir(self.root.join("tmp"))? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        let now = std::time::SystemTime::now();
+        for entry in fs::read_dir(self.root.join("partial"))? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            let idle = meta
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .unwrap_or_default();
+            if meta.is_file() && idle > max_age {
+                fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     fn path(&self, sha: &str, thumbnail: bool) -> PathBuf {
@@ -235,5 +272,43 @@ impl PhotoBlobs {
         let mut out = Vec::new();
         f.read_to_end(&mut out)?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn abandoned_partials_and_temporary_files_are_swept_at_open() {
+        let dir = tempfile::tempdir().expect("dir");
+        let blobs = PhotoBlobs::open(dir.path()).expect("open");
+        let old = blobs.partial(&"a".repeat(64));
+        let fresh = blobs.partial(&"b".repeat(64));
+        let tmp = blobs.root.join("tmp").join("x.tmp");
+        for p in [&old, &fresh, &tmp] {
+            fs::write(p, b"some bytes").expect("write");
+        }
+        let long_ago = SystemTime::now() - ABANDONED_AFTER - Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(&old)
+            .expect("open")
+            .set_modified(long_ago)
+            .expect("mtime");
+        drop(blobs);
+        let blobs = PhotoBlobs::open(dir.path()).expect("reopen");
+        assert!(
+            !old.exists(),
+            "an upload untouched for two weeks is dropped"
+        );
+        assert!(!tmp.exists(), "a half-written file is dropped");
+        assert!(
+            fresh.exists(),
+            "a recent partial upload is kept for the phone to resume"
+        );
+        let status = blobs.status(&"b".repeat(64)).expect("status");
+        assert_eq!(status.received, 10);
     }
 }

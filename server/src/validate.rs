@@ -231,24 +231,10 @@ pub fn crew_op(op: &PushOp, caller: &Caller, now: DateTime<Utc>) -> Result<Check
 
 /// Checks a photo's metadata: its content address, sizes within the server's limits, sane times.
 pub fn check_photo(p: &Photo, now: DateTime<Utc>) -> Result<(), Reject> {
-    if !fieldcrew_core::photo::is_content_address(&p.sha256) {
-        return Err(invalid("sha256: 64 lowercase hex digits"));
-    }
-    if p.bytes == 0 || p.bytes > crate::photos::MAX_PHOTO_BYTES {
-        return Err(invalid(format!(
-            "a photo has 1 to {} bytes",
-            crate::photos::MAX_PHOTO_BYTES
-        )));
-    }
-    if p.thumbnail_bytes > crate::photos::MAX_THUMBNAIL_BYTES {
-        return Err(invalid("the thumbnail is too large"));
-    }
+    p.check_record().map_err(invalid)?;
     check_time(p.added_at, now)?;
     if let Some(at) = p.captured_at {
         check_time(at, now)?;
-    }
-    if p.sensitive != p.kind.is_sensitive() {
-        return Err(invalid("sensitive does not match the document kind"));
     }
     Ok(())
 }

@@ -181,6 +181,31 @@ fn photos_travel_after_the_data_and_reach_office_and_other_devices() {
     let status = reqwest::blocking_get(&url, &token);
     assert_eq!(status, 404);
     drop(c);
+
+    // The order moves to another crew: its cached documents leave the phone with it.
+    let files_in = |dir: std::path::PathBuf| -> usize {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten().flatten())
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        files_in(b.store.documents_dir()),
+        4,
+        "two photos and their thumbnails"
+    );
+    world.office.reassign(order.id, "C2");
+    b.sync().expect("pull the removal");
+    assert!(b.store.order(order.id).is_err(), "the order left the phone");
+    assert_eq!(
+        files_in(b.store.documents_dir()),
+        0,
+        "and its documents with it"
+    );
 }
 
 mod reqwest {

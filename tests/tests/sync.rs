@@ -521,6 +521,44 @@ fn a_malformed_or_hostile_reply_leaves_the_store_and_cursor_untouched() {
                 "server_hlc": "0001764000000000-00000001-00000000000000000000000000000001" })
         .to_string()
     };
+    let photo = |sha: &str, bytes: u64| {
+        json!({ "id": uuid::Uuid::now_v7(), "order_id": order["id"], "kind": "meter_before",
+                "sha256": sha, "bytes": bytes, "width": 800, "height": 600,
+                "thumbnail_bytes": 9000, "thumbnail_width": 320, "thumbnail_height": 240,
+                "source_format": "jpeg", "original_width": 800, "original_height": 600,
+                "captured_at": null, "location": null, "added_at": "2026-11-25T01:00:00Z",
+                "member_id": "m1",
+                "hlc": "0001764000000000-00000001-00000000000000000000000000000001",
+                "sensitive": false })
+    };
+    let with_photo = |p: serde_json::Value| {
+        page(
+            json!([{ "kind": "order", "seq": cursor + 1, "order": order, "photos": [p] }]),
+            cursor + 1,
+        )
+    };
+    // Well-formed JSON whose photo records are hostile: the check must name them (a parse
+    // error would also be Malformed and prove nothing).
+    for (record, why) in [
+        (photo("../../../../data/evil", 1000), "sha256"),
+        (photo(&"a".repeat(64), 40 << 30), "bytes"),
+    ] {
+        let server = hostile(Box::leak(with_photo(record).into_boxed_str()));
+        let evil = Device {
+            store: fieldcrew_core::store::Store::open(
+                dir.join("phone.sqlite3"),
+                Default::default(),
+            )
+            .expect("store"),
+            client: client(&server.url, &token),
+            member: "m1".into(),
+        };
+        match evil.sync() {
+            Err(SyncError::Malformed(m)) => assert!(m.contains(why), "{m}"),
+            other => panic!("expected Malformed({why}), got {other:?}"),
+        }
+        assert_eq!(snapshot(&evil), before);
+    }
     let bodies: Vec<String> = vec![
         "{\"changes\": [".into(),
         "<html>gateway</html>".into(),

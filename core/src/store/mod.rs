@@ -42,7 +42,9 @@ pub use detail::{OrderDetail, ReadingView};
 pub use key::StoreKey;
 pub use orders::OrderSummary;
 pub use outbox::{Entity, Op, OutboxEntry};
-pub use photos::{ChecklistItem, DeletedOrderData, DocumentChecklist, Photo};
+pub use photos::{
+    ChecklistItem, DeletedOrderData, DocumentChecklist, MAX_PHOTO_BYTES, MAX_THUMBNAIL_BYTES, Photo,
+};
 pub use progress::{StatusEvent, StatusReport};
 pub use readings::{ReadingEntry, RegisterValue, ReplacementEntry};
 pub(crate) use sync_state::check_page;

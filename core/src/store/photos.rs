@@ -36,7 +36,7 @@ use crate::work_order::{DocumentKind, Status};
 /// Serialises photo file writes and removals with the row changes that depend on them.
 static PHOTO_FILES: Mutex<()> = Mutex::new(());
 
-fn files_lock() -> MutexGuard<'static, ()> {
+pub(super) fn files_lock() -> MutexGuard<'static, ()> {
     PHOTO_FILES.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -68,6 +68,33 @@ pub struct Photo {
     pub hlc: Hlc,
     /// ID cards, property certificates and business licences are sensitive personal information.
     pub sensitive: bool,
+}
+
+/// The largest photo a record may describe (normalised photos are far smaller; a camera's
+/// 12 MP JPEG normalises to well under 2 MB).
+pub const MAX_PHOTO_BYTES: u64 = 20 * 1024 * 1024;
+/// The largest thumbnail a record may describe.
+pub const MAX_THUMBNAIL_BYTES: u64 = 1024 * 1024;
+
+impl Photo {
+    /// Checks a photo record that came from elsewhere (a push on the server, a pull on the
+    /// phone): a content address that can only name a file (never a path), sizes within the
+    /// limits, and the sensitivity its kind implies. Times are the caller's to check.
+    pub fn check_record(&self) -> std::result::Result<(), String> {
+        if !crate::photo::is_content_address(&self.sha256) {
+            return Err("sha256: 64 lowercase hex digits".into());
+        }
+        if self.bytes == 0 || self.bytes > MAX_PHOTO_BYTES {
+            return Err(format!("a photo has 1 to {MAX_PHOTO_BYTES} bytes"));
+        }
+        if self.thumbnail_bytes > MAX_THUMBNAIL_BYTES {
+            return Err("the thumbnail is too large".into());
+        }
+        if self.sensitive != self.kind.is_sensitive() {
+            return Err("sensitive does not match the document kind".into());
+        }
+        Ok(())
+    }
 }
 
 /// One line of an order's document checklist.
@@ -275,10 +302,31 @@ pub(crate) fn sweep_orphans(store: &Store) -> Result<usize> {
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     })?;
+    Ok(PhotoFiles::open(dir)?.sweep(&keep)? + sweep_documents_locked(store)?)
+}
+
+fn sweep_documents_locked(store: &Store) -> Result<usize> {
+    let dir = store.documents_dir();
+    if !dir.exists() {
+        return Ok(0);
+    }
+    let keep: HashSet<String> = store.read(|c| {
+        let mut stmt = c.prepare("SELECT DISTINCT sha256 FROM remote_photos")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    })?;
     Ok(PhotoFiles::open(dir)?.sweep(&keep)?)
 }
 
 impl Store {
+    /// Removes downloaded documents no pulled photo record refers to any more: those of
+    /// orders that left the crew (reassigned, archived). Runs at open and after a pull that
+    /// removed orders. Returns how many files it removed.
+    pub fn sweep_documents(&self) -> Result<usize> {
+        let _files = files_lock();
+        sweep_documents_locked(self)
+    }
+
     /// The app-private directory holding the photo files: beside the database, named after it
     /// (`fieldcrew.db` -> `fieldcrew.db-photos`), like SQLite's own `-wal` file.
     pub fn photos_dir(&self) -> PathBuf {

@@ -317,6 +317,7 @@ pub(crate) fn check_page(
                 readings,
                 replacements,
                 evaluations,
+                photos,
                 ..
             } => {
                 if order.crew_id != crew_id {
@@ -335,6 +336,7 @@ pub(crate) fn check_page(
                     .chain(readings.iter().map(|r| r.order_id))
                     .chain(replacements.iter().map(|r| r.order_id))
                     .chain(evaluations.iter().map(|e| e.order_id))
+                    .chain(photos.iter().map(|p| p.order_id))
                     .any(|id| id != order.id);
                 if foreign {
                     return Err(format!(
@@ -347,6 +349,12 @@ pub(crate) fn check_page(
                         "order {}: an evaluation score out of range",
                         order.id
                     ));
+                }
+                // A photo record names a file by its content address: a hostile one must not
+                // name a path, nor promise a download no phone should attempt.
+                for p in photos {
+                    p.check_record()
+                        .map_err(|e| format!("order {}: photo {}: {e}", order.id, p.id))?;
                 }
             }
             PulledChange::Removal { .. } => {}

@@ -381,6 +381,8 @@ impl Store {
             })?;
             return Ok(false);
         }
+        // Under the files lock: a sweep after a pull must not run between the file and its row.
+        let _files = super::photos::files_lock();
         self.document_files()?.put(&sha, &partial, &thumb)?;
         self.write(|tx, _| {
             tx.prepare_cached(

@@ -381,6 +381,10 @@ impl SyncClient {
                 total: None,
             });
             if !page.more {
+                if report.orders_removed > 0 {
+                    // Documents downloaded for orders that left the crew go with them.
+                    store.sweep_documents()?;
+                }
                 return Ok(());
             }
             if page.changes.is_empty() {
