@@ -33,9 +33,17 @@ pub enum FieldCrewError {
     /// The photo cannot be used; `detail` says why (e.g. hand over JPEG).
     #[error("photo: {detail}")]
     UnsupportedPhoto { detail: String },
-    /// Wiping now would lose work the server has not received.
-    #[error("{pending_changes} unsynced change(s)")]
-    UnsyncedWork { pending_changes: u64 },
+    /// Wiping now would lose work the server has not received: changes, photos whose bytes
+    /// are not uploaded, changes the server refused. [`crate::FieldCrew::unsynced_work`] has
+    /// the details.
+    #[error(
+        "{pending_changes} unsynced change(s), {photos_not_uploaded} photo(s) not uploaded, {rejected_changes} refused change(s)"
+    )]
+    UnsyncedWork {
+        pending_changes: u64,
+        photos_not_uploaded: u64,
+        rejected_changes: u64,
+    },
     /// Cancelled from another thread.
     #[error("interrupted")]
     Interrupted,
@@ -73,9 +81,7 @@ impl From<CoreError> for FieldCrewError {
             CoreError::NoSession => FieldCrewError::Auth {
                 detail: e.to_string(),
             },
-            CoreError::UnsyncedWork(w) => FieldCrewError::UnsyncedWork {
-                pending_changes: w.pending_changes,
-            },
+            CoreError::UnsyncedWork(w) => w.into(),
             CoreError::Interrupted => FieldCrewError::Interrupted,
             CoreError::Photo(p) => FieldCrewError::UnsupportedPhoto {
                 detail: p.to_string(),
@@ -109,5 +115,15 @@ pub(crate) fn bad_id(field: &str, raw: &str) -> FieldCrewError {
     FieldCrewError::Validation {
         field: field.into(),
         detail: format!("not an id: {raw:?}"),
+    }
+}
+
+impl From<fieldcrew_core::store::UnsyncedWork> for FieldCrewError {
+    fn from(w: fieldcrew_core::store::UnsyncedWork) -> Self {
+        FieldCrewError::UnsyncedWork {
+            pending_changes: w.pending_changes,
+            photos_not_uploaded: w.photos_not_uploaded,
+            rejected_changes: w.rejected_changes,
+        }
     }
 }

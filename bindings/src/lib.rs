@@ -407,7 +407,8 @@ impl FieldCrew {
     }
 
     /// Logout or device handover: deletes all local data. Refuses with
-    /// [`FieldCrewError::UnsyncedWork`] while changes are unsynced unless `discard_unsynced`
+    /// [`FieldCrewError::UnsyncedWork`] while work is unsynced (changes, photo bytes, refused
+    /// changes) unless `discard_unsynced`
     /// (the member saw [`FieldCrew::unsynced_work`] and chose to discard it). Afterwards the
     /// shell deletes the store key from the keystore.
     pub fn wipe(&self, discard_unsynced: bool) -> Result<()> {
@@ -419,9 +420,7 @@ impl FieldCrew {
             let unsynced = store.unsynced_work()?;
             if !unsynced.is_empty() {
                 *guard = Some(store);
-                return Err(FieldCrewError::UnsyncedWork {
-                    pending_changes: unsynced.pending_changes,
-                });
+                return Err(unsynced.into());
             }
         }
         Ok(store.wipe(WipeMode::DiscardUnsynced)?)

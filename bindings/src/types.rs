@@ -743,6 +743,11 @@ impl From<store::OrderDetail> for OrderDetail {
 pub struct UnsyncedWork {
     pub pending_changes: u64,
     pub orders: u64,
+    /// Photos whose bytes the server does not have yet (they wait for an unmetered network).
+    pub photos_not_uploaded: u64,
+    pub photo_bytes_not_uploaded: u64,
+    /// Changes the server refused ([`crate::FieldCrew::rejected_changes`] lists them).
+    pub rejected_changes: u64,
     /// Per kind of record: "reading", "status_event", ...
     pub by_entity: Vec<EntityCount>,
 }
@@ -758,6 +763,9 @@ impl From<store::UnsyncedWork> for UnsyncedWork {
         UnsyncedWork {
             pending_changes: w.pending_changes,
             orders: w.orders,
+            photos_not_uploaded: w.photos_not_uploaded,
+            photo_bytes_not_uploaded: w.photo_bytes_not_uploaded,
+            rejected_changes: w.rejected_changes,
             by_entity: w
                 .by_entity
                 .into_iter()

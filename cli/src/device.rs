@@ -149,7 +149,7 @@ impl DeviceDir {
         let store = self.open_with(key, clock)?;
         if let Some(current) = store.session()?
             && current.crew_id != config.crew_id
-            && store.pending_count()? > 0
+            && !store.unsynced_work()?.is_empty()
         {
             return Err(CliError::new(format!(
                 "this device holds unsynced work of crew {}; sync it before signing in for crew {}",

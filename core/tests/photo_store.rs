@@ -104,10 +104,21 @@ fn camera_photo(w: u32, h: u32, seed: u8) -> Vec<u8> {
     )
 }
 
-/// The server acknowledged everything (what sync does once uploads succeed).
+/// The server acknowledged every change (what a data sync does); the photos' bytes are still
+/// only here.
 fn acknowledge_all(db: &Path) {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.execute("DELETE FROM outbox", []).unwrap();
+}
+
+/// The server also holds every photo's bytes (what a photo transfer does).
+fn mark_all_uploaded(db: &Path) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute(
+        "UPDATE photo_uploads SET state = 'uploaded', sent = bytes",
+        [],
+    )
+    .unwrap();
 }
 
 #[test]
@@ -391,7 +402,20 @@ fn deleting_an_order_after_sync_removes_its_files_but_not_shared_ones() {
     ));
     assert!(f.store.photo_path(&only_a).exists());
 
+    // Records synced, bytes not uploaded yet (waiting for an unmetered network): the ID card
+    // exists nowhere else, so it stays.
     acknowledge_all(&f.db);
+    assert!(matches!(
+        f.store.delete_order_local_data(a.id),
+        Err(Error::Invalid {
+            field: "photos",
+            ..
+        })
+    ));
+    assert!(f.store.photo_path(&only_a).exists());
+    assert_eq!(f.store.photos(a.id).unwrap().len(), 2);
+
+    mark_all_uploaded(&f.db);
     let deleted = f.store.delete_order_local_data(a.id).unwrap();
     assert_eq!((deleted.photos, deleted.files), (2, 1));
     assert!(!f.store.photo_path(&only_a).exists());
@@ -421,6 +445,33 @@ fn a_wipe_at_logout_removes_the_photo_files() {
         .unwrap();
     let dir = f.store.photos_dir();
     assert_eq!(files_under(&dir).len(), 2);
-    f.store.wipe(WipeMode::DiscardUnsynced).unwrap();
+    // The photo's record synced but its bytes did not: a wipe must say so and refuse.
+    acknowledge_all(&f.db);
+    let unsynced = f.store.unsynced_work().unwrap();
+    assert_eq!(unsynced.pending_changes, 0);
+    assert_eq!(unsynced.photos_not_uploaded, 1);
+    assert_eq!(unsynced.orders, 1);
+    assert!(unsynced.photo_bytes_not_uploaded > 0);
+    assert!(!unsynced.is_empty());
+    let Fixture { _dir, db, store } = f;
+    match store.wipe(WipeMode::OnlyIfSynced) {
+        Err(Error::UnsyncedWork(w)) => assert_eq!(w, unsynced),
+        other => panic!("expected UnsyncedWork, got {other:?}"),
+    }
+    assert_eq!(files_under(&dir).len(), 2, "a refused wipe removes nothing");
+    let store = Store::open(&db, StoreOptions::default()).unwrap();
+    assert_eq!(store.unsynced_work().unwrap(), unsynced);
+
+    mark_all_uploaded(&db);
+    assert!(store.unsynced_work().unwrap().is_empty());
+    // A downloaded document (the customer's certificate) in the app-private cache.
+    let documents = store.documents_dir();
+    std::fs::create_dir_all(documents.join("ab")).unwrap();
+    std::fs::write(documents.join("ab").join("cached.jpg"), b"certificate").unwrap();
+    store.wipe(WipeMode::OnlyIfSynced).unwrap();
     assert!(!dir.exists(), "ID card photos must not outlive the store");
+    assert!(
+        !documents.exists(),
+        "downloaded documents must not outlive the store"
+    );
 }

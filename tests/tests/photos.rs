@@ -160,6 +160,22 @@ fn photos_travel_after_the_data_and_reach_office_and_other_devices() {
     let remote = b.store.remote_photos(order.id).expect("remote");
     assert_eq!(remote.len(), 2);
     assert!(remote.iter().all(|r| r.state == RemotePhotoState::Remote));
+    // Its checklist counts what the crew-mate took and what the office added, though this
+    // phone took neither.
+    let checklist = b.store.document_checklist(order.id).expect("checklist");
+    for kind in [DocumentKind::MeterBefore, DocumentKind::PropertyCertificate] {
+        let item = checklist
+            .items
+            .iter()
+            .find(|i| i.kind == kind)
+            .expect("item");
+        assert_eq!(item.photos, 1, "{kind:?}");
+    }
+    assert!(
+        !checklist
+            .missing
+            .contains(&DocumentKind::PropertyCertificate)
+    );
     let got = transfer(&b);
     assert_eq!((got.downloaded, got.download_failures), (2, 0));
     for r in b.store.remote_photos(order.id).expect("remote") {

@@ -579,6 +579,15 @@ fn a_malformed_or_hostile_reply_leaves_the_store_and_cursor_untouched() {
             json!([{ "kind": "teleport", "seq": cursor + 1 }]),
             cursor + 1,
         ),
+        // An empty page that says more follows, with a cursor far ahead: applying its cursor
+        // would skip every change in between.
+        json!({ "changes": [], "cursor": cursor + 100, "more": true,
+                "server_hlc": "0001764000000000-00000001-00000000000000000000000000000001" })
+        .to_string(),
+        // A clock stamp in the year 2100 would drag the phone's HLC decades ahead.
+        json!({ "changes": [], "cursor": cursor, "more": false,
+                "server_hlc": "0004102444800000-00000001-00000000000000000000000000000001" })
+        .to_string(),
     ];
     for body in bodies {
         let body: &'static str = Box::leak(body.into_boxed_str());

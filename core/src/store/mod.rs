@@ -47,8 +47,8 @@ pub use photos::{
 };
 pub use progress::{StatusEvent, StatusReport};
 pub use readings::{ReadingEntry, RegisterValue, ReplacementEntry};
-pub(crate) use sync_state::check_page;
 pub use sync_state::{PageStats, RejectedChange};
+pub(crate) use sync_state::{check_page, check_server_hlc};
 pub use transfer::{
     PhotoTransfer, PhotoTransferState, RemotePhoto, RemotePhotoState, TransferBacklog,
 };

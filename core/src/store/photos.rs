@@ -452,7 +452,13 @@ impl Store {
             let mut counts: Vec<(DocumentKind, u32, Uuid)> = Vec::new();
             {
                 let mut stmt = tx.prepare_cached(
-                    "SELECT kind, count(*), max(id) FROM photos WHERE order_id = ?1 GROUP BY kind",
+                    // This device's photos, and those pulled from the server: a document the
+                    // office added (the customer supplied it online) or a crew-mate took.
+                    "SELECT kind, count(*), max(id) FROM (
+                         SELECT kind, id FROM photos WHERE order_id = ?1
+                         UNION ALL
+                         SELECT json_extract(body, '$.kind'), id FROM remote_photos WHERE order_id = ?1)
+                     GROUP BY kind",
                 )?;
                 let rows = stmt.query_map([order_id.to_string()], |r| {
                     Ok((codec::parsed(r, 0)?, r.get(1)?, codec::parsed(r, 2)?))
@@ -493,9 +499,9 @@ impl Store {
     }
 
     /// Deletes everything this device holds about an order that is done with: the order, its
-    /// records and photos, and the photo files no other order uses. Only for a completed or
-    /// cancelled order with nothing left in the outbox (synced, and archived by the server);
-    /// anything else is refused and nothing is deleted.
+    /// records and photos, the photo files no other order uses and its downloaded documents.
+    /// Only for a completed or cancelled order with nothing left to send: no outbox entry and
+    /// no photo whose bytes the server lacks; anything else is refused and nothing is deleted.
     pub fn delete_order_local_data(&self, order_id: Uuid) -> Result<DeletedOrderData> {
         let files = self.photo_files()?;
         let _files = files_lock();
@@ -516,6 +522,12 @@ impl Store {
                 return Err(Error::invalid(
                     "outbox",
                     "the order has changes the server has not received",
+                ));
+            }
+            if super::transfer::unsent_photos(tx, &order_id.to_string())? > 0 {
+                return Err(Error::invalid(
+                    "photos",
+                    "the order has photos the server does not have yet",
                 ));
             }
             let shas: Vec<String> = {
@@ -539,6 +551,8 @@ impl Store {
         for sha in &orphaned {
             files.remove(sha)?;
         }
+        // The order's downloaded documents (its remote photos went with the order's rows).
+        sweep_documents_locked(self)?;
         Ok(DeletedOrderData {
             photos,
             files: orphaned.len() as u64,

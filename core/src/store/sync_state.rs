@@ -173,7 +173,7 @@ fn remove_order(tx: &Transaction<'_>, id: &str) -> Result<bool> {
 }
 
 /// Drops orders whose removal waited for their outbox entries, once none is left.
-fn flush_deferred_removals(tx: &Transaction<'_>) -> Result<u64> {
+pub(crate) fn flush_deferred_removals(tx: &Transaction<'_>) -> Result<u64> {
     let ids: Vec<String> = {
         let mut stmt = tx.prepare_cached(
             "SELECT order_id FROM deferred_removals d
@@ -283,6 +283,18 @@ fn insert_facts(tx: &Transaction<'_>, change: &PulledChange) -> Result<()> {
     Ok(())
 }
 
+/// A server's clock stamp this device will adopt: one far ahead would drag the device's HLC
+/// (and every stamp it makes afterwards) into the future, so it is refused.
+pub(crate) fn check_server_hlc(
+    hlc: crate::hlc::Hlc,
+    now: DateTime<Utc>,
+) -> std::result::Result<(), String> {
+    if hlc.wall_ms > ms(now) + 30 * 86_400_000 {
+        return Err("the server's clock stamp is more than 30 days ahead".into());
+    }
+    Ok(())
+}
+
 /// Checks a pulled page before anything of it is written: a malformed or hostile reply must
 /// leave the store and the cursor as they were. Returns a description of the first problem.
 pub(crate) fn check_page(
@@ -297,8 +309,9 @@ pub(crate) fn check_page(
             page.cursor
         ));
     }
-    if page.server_hlc.wall_ms > ms(now) + 30 * 86_400_000 {
-        return Err("the server's clock stamp is more than 30 days ahead".into());
+    check_server_hlc(page.server_hlc, now)?;
+    if page.more && page.changes.is_empty() {
+        return Err("an empty page that says more follows".into());
     }
     let mut last = cursor;
     let mut orders = HashSet::new();

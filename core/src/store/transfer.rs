@@ -260,6 +260,8 @@ impl Store {
                  WHERE sha256 = ?1",
             )?
             .execute(params![sha256, ms(ctx.now)])?;
+            // An order that left the crew while this photo was unsent can go now.
+            super::sync_state::flush_deferred_removals(tx)?;
             Ok(())
         })
     }

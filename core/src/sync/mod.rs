@@ -306,6 +306,8 @@ impl SyncClient {
                     return Err(e);
                 }
             };
+            crate::store::check_server_hlc(response.server_hlc, store.now())
+                .map_err(SyncError::Malformed)?;
             if response.answers.len() != entries.len()
                 || response
                     .answers
@@ -386,11 +388,6 @@ impl SyncClient {
                     store.sweep_documents()?;
                 }
                 return Ok(());
-            }
-            if page.changes.is_empty() {
-                return Err(SyncError::Malformed(
-                    "an empty page that says more follows".into(),
-                ));
             }
         }
     }
