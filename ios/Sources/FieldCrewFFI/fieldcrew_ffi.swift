@@ -838,7 +838,8 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
     
     /**
      * Logout or device handover: deletes all local data. Refuses with
-     * [`FieldCrewError::UnsyncedWork`] while changes are unsynced unless `discard_unsynced`
+     * [`FieldCrewError::UnsyncedWork`] while work is unsynced (changes, photo bytes, refused
+     * changes) unless `discard_unsynced`
      * (the member saw [`FieldCrew::unsynced_work`] and chose to discard it). Afterwards the
      * shell deletes the store key from the keystore.
      */
@@ -1316,7 +1317,8 @@ open func useServer(serverUrl: String, token: String)throws   {try rustCallWithE
     
     /**
      * Logout or device handover: deletes all local data. Refuses with
-     * [`FieldCrewError::UnsyncedWork`] while changes are unsynced unless `discard_unsynced`
+     * [`FieldCrewError::UnsyncedWork`] while work is unsynced (changes, photo bytes, refused
+     * changes) unless `discard_unsynced`
      * (the member saw [`FieldCrew::unsynced_work`] and chose to discard it). Afterwards the
      * shell deletes the store key from the keystore.
      */
@@ -3963,6 +3965,15 @@ public struct UnsyncedWork: Equatable, Hashable {
     public var pendingChanges: UInt64
     public var orders: UInt64
     /**
+     * Photos whose bytes the server does not have yet (they wait for an unmetered network).
+     */
+    public var photosNotUploaded: UInt64
+    public var photoBytesNotUploaded: UInt64
+    /**
+     * Changes the server refused ([`crate::FieldCrew::rejected_changes`] lists them).
+     */
+    public var rejectedChanges: UInt64
+    /**
      * Per kind of record: "reading", "status_event", ...
      */
     public var byEntity: [EntityCount]
@@ -3971,10 +3982,19 @@ public struct UnsyncedWork: Equatable, Hashable {
     // declare one manually.
     public init(pendingChanges: UInt64, orders: UInt64, 
         /**
+         * Photos whose bytes the server does not have yet (they wait for an unmetered network).
+         */photosNotUploaded: UInt64, photoBytesNotUploaded: UInt64, 
+        /**
+         * Changes the server refused ([`crate::FieldCrew::rejected_changes`] lists them).
+         */rejectedChanges: UInt64, 
+        /**
          * Per kind of record: "reading", "status_event", ...
          */byEntity: [EntityCount]) {
         self.pendingChanges = pendingChanges
         self.orders = orders
+        self.photosNotUploaded = photosNotUploaded
+        self.photoBytesNotUploaded = photoBytesNotUploaded
+        self.rejectedChanges = rejectedChanges
         self.byEntity = byEntity
     }
 
@@ -3996,6 +4016,9 @@ public struct FfiConverterTypeUnsyncedWork: FfiConverterRustBuffer {
             try UnsyncedWork(
                 pendingChanges: FfiConverterUInt64.read(from: &buf), 
                 orders: FfiConverterUInt64.read(from: &buf), 
+                photosNotUploaded: FfiConverterUInt64.read(from: &buf), 
+                photoBytesNotUploaded: FfiConverterUInt64.read(from: &buf), 
+                rejectedChanges: FfiConverterUInt64.read(from: &buf), 
                 byEntity: FfiConverterSequenceTypeEntityCount.read(from: &buf)
         )
     }
@@ -4003,6 +4026,9 @@ public struct FfiConverterTypeUnsyncedWork: FfiConverterRustBuffer {
     public static func write(_ value: UnsyncedWork, into buf: inout [UInt8]) {
         FfiConverterUInt64.write(value.pendingChanges, into: &buf)
         FfiConverterUInt64.write(value.orders, into: &buf)
+        FfiConverterUInt64.write(value.photosNotUploaded, into: &buf)
+        FfiConverterUInt64.write(value.photoBytesNotUploaded, into: &buf)
+        FfiConverterUInt64.write(value.rejectedChanges, into: &buf)
         FfiConverterSequenceTypeEntityCount.write(value.byEntity, into: &buf)
     }
 }
@@ -4462,9 +4488,11 @@ enum FieldCrewError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError
     case UnsupportedPhoto(detail: String
     )
     /**
-     * Wiping now would lose work the server has not received.
+     * Wiping now would lose work the server has not received: changes, photos whose bytes
+     * are not uploaded, changes the server refused. [`crate::FieldCrew::unsynced_work`] has
+     * the details.
      */
-    case UnsyncedWork(pendingChanges: UInt64
+    case UnsyncedWork(pendingChanges: UInt64, photosNotUploaded: UInt64, rejectedChanges: UInt64
     )
     /**
      * Cancelled from another thread.
@@ -4525,7 +4553,9 @@ public struct FfiConverterTypeFieldCrewError: FfiConverterRustBuffer {
             detail: try FfiConverterString.read(from: &buf)
             )
         case 8: return .UnsyncedWork(
-            pendingChanges: try FfiConverterUInt64.read(from: &buf)
+            pendingChanges: try FfiConverterUInt64.read(from: &buf), 
+            photosNotUploaded: try FfiConverterUInt64.read(from: &buf), 
+            rejectedChanges: try FfiConverterUInt64.read(from: &buf)
             )
         case 9: return .Interrupted
         case 10: return .Storage(
@@ -4578,9 +4608,11 @@ public struct FfiConverterTypeFieldCrewError: FfiConverterRustBuffer {
             FfiConverterString.write(detail, into: &buf)
             
         
-        case let .UnsyncedWork(pendingChanges):
+        case let .UnsyncedWork(pendingChanges,photosNotUploaded,rejectedChanges):
             writeInt(&buf, Int32(8))
             FfiConverterUInt64.write(pendingChanges, into: &buf)
+            FfiConverterUInt64.write(photosNotUploaded, into: &buf)
+            FfiConverterUInt64.write(rejectedChanges, into: &buf)
             
         
         case .Interrupted:
@@ -6494,7 +6526,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_use_server() != 51740) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_wipe() != 14959) {
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_wipe() != 39704) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_method_phototransferlistener_on_progress() != 42641) {

@@ -1109,7 +1109,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_use_server() and 0xFFFF) != 51740) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_wipe() and 0xFFFF) != 14959) {
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_wipe() and 0xFFFF) != 39704) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_phototransferlistener_on_progress() and 0xFFFF) != 42641) {
@@ -1822,7 +1822,8 @@ public interface FieldCrewInterface {
     
     /**
      * Logout or device handover: deletes all local data. Refuses with
-     * [`FieldCrewError::UnsyncedWork`] while changes are unsynced unless `discard_unsynced`
+     * [`FieldCrewError::UnsyncedWork`] while work is unsynced (changes, photo bytes, refused
+     * changes) unless `discard_unsynced`
      * (the member saw [`FieldCrew::unsynced_work`] and chose to discard it). Afterwards the
      * shell deletes the store key from the keystore.
      */
@@ -2492,7 +2493,8 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
     
     /**
      * Logout or device handover: deletes all local data. Refuses with
-     * [`FieldCrewError::UnsyncedWork`] while changes are unsynced unless `discard_unsynced`
+     * [`FieldCrewError::UnsyncedWork`] while work is unsynced (changes, photo bytes, refused
+     * changes) unless `discard_unsynced`
      * (the member saw [`FieldCrew::unsynced_work`] and chose to discard it). Afterwards the
      * shell deletes the store key from the keystore.
      */
@@ -4931,6 +4933,18 @@ data class UnsyncedWork (
     var `orders`: kotlin.ULong
     , 
     /**
+     * Photos whose bytes the server does not have yet (they wait for an unmetered network).
+     */
+    var `photosNotUploaded`: kotlin.ULong
+    , 
+    var `photoBytesNotUploaded`: kotlin.ULong
+    , 
+    /**
+     * Changes the server refused ([`crate::FieldCrew::rejected_changes`] lists them).
+     */
+    var `rejectedChanges`: kotlin.ULong
+    , 
+    /**
      * Per kind of record: "reading", "status_event", ...
      */
     var `byEntity`: List<EntityCount>
@@ -4952,6 +4966,9 @@ public object FfiConverterTypeUnsyncedWork: FfiConverterRustBuffer<UnsyncedWork>
         return UnsyncedWork(
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
             FfiConverterSequenceTypeEntityCount.read(buf),
         )
     }
@@ -4959,12 +4976,18 @@ public object FfiConverterTypeUnsyncedWork: FfiConverterRustBuffer<UnsyncedWork>
     override fun allocationSize(value: UnsyncedWork) = (
             FfiConverterULong.allocationSize(value.`pendingChanges`) +
             FfiConverterULong.allocationSize(value.`orders`) +
+            FfiConverterULong.allocationSize(value.`photosNotUploaded`) +
+            FfiConverterULong.allocationSize(value.`photoBytesNotUploaded`) +
+            FfiConverterULong.allocationSize(value.`rejectedChanges`) +
             FfiConverterSequenceTypeEntityCount.allocationSize(value.`byEntity`)
     )
 
     override fun write(value: UnsyncedWork, buf: ByteBuffer) {
             FfiConverterULong.write(value.`pendingChanges`, buf)
             FfiConverterULong.write(value.`orders`, buf)
+            FfiConverterULong.write(value.`photosNotUploaded`, buf)
+            FfiConverterULong.write(value.`photoBytesNotUploaded`, buf)
+            FfiConverterULong.write(value.`rejectedChanges`, buf)
             FfiConverterSequenceTypeEntityCount.write(value.`byEntity`, buf)
     }
 }
@@ -5368,14 +5391,20 @@ sealed class FieldCrewException: kotlin.Exception() {
     }
     
     /**
-     * Wiping now would lose work the server has not received.
+     * Wiping now would lose work the server has not received: changes, photos whose bytes
+     * are not uploaded, changes the server refused. [`crate::FieldCrew::unsynced_work`] has
+     * the details.
      */
     class UnsyncedWork(
         
-        val `pendingChanges`: kotlin.ULong
+        val `pendingChanges`: kotlin.ULong, 
+        
+        val `photosNotUploaded`: kotlin.ULong, 
+        
+        val `rejectedChanges`: kotlin.ULong
         ) : FieldCrewException() {
         override val message
-            get() = "pendingChanges=${ `pendingChanges` }"
+            get() = "pendingChanges=${ `pendingChanges` }, photosNotUploaded=${ `photosNotUploaded` }, rejectedChanges=${ `rejectedChanges` }"
     }
     
     /**
@@ -5439,6 +5468,8 @@ public object FfiConverterTypeFieldCrewError : FfiConverterRustBuffer<FieldCrewE
                 )
             8 -> FieldCrewException.UnsyncedWork(
                 FfiConverterULong.read(buf),
+                FfiConverterULong.read(buf),
+                FfiConverterULong.read(buf),
                 )
             9 -> FieldCrewException.Interrupted()
             10 -> FieldCrewException.Storage(
@@ -5489,6 +5520,8 @@ public object FfiConverterTypeFieldCrewError : FfiConverterRustBuffer<FieldCrewE
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterULong.allocationSize(value.`pendingChanges`)
+                + FfiConverterULong.allocationSize(value.`photosNotUploaded`)
+                + FfiConverterULong.allocationSize(value.`rejectedChanges`)
             )
             is FieldCrewException.Interrupted -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -5542,6 +5575,8 @@ public object FfiConverterTypeFieldCrewError : FfiConverterRustBuffer<FieldCrewE
             is FieldCrewException.UnsyncedWork -> {
                 buf.putInt(8)
                 FfiConverterULong.write(value.`pendingChanges`, buf)
+                FfiConverterULong.write(value.`photosNotUploaded`, buf)
+                FfiConverterULong.write(value.`rejectedChanges`, buf)
                 Unit
             }
             is FieldCrewException.Interrupted -> {
