@@ -89,9 +89,9 @@ fun crewDayTests(root: java.io.File) = runBlocking {
         val orderId = Regex(""""id"\s*:\s*"([0-9a-f-]{36})"""").find(created)!!.groupValues[1]
 
         val client = FieldCrewClient.open(java.io.File(root, "phone").path, ByteArray(32) { (it + 3).toByte() })
-        val login = client.core.login(server.url, server.crewToken)
+        val login = client.login(server.url, server.crewToken)
         check(login.crewId == "crew-west", "logged in as the crew")
-        check(client.core.sync(null).ordersReceived == 1uL, "one order pulled")
+        check(client.sync().ordersReceived == 1uL, "one order pulled")
         val day = slot.atOffset(ZoneOffset.ofHours(8)).toLocalDate()
         check(client.agenda(day).flatMap { it.items }.any { it.order.number == "GD-KT-1" }, "on the agenda")
 
@@ -111,21 +111,32 @@ fun crewDayTests(root: java.io.File) = runBlocking {
         val photo = client.addPhoto(orderId, DocumentKind.METER_BEFORE, jpeg())
         check(photo.width == 640u, "photo normalised")
         client.report(StatusReport(orderId, Status.IN_PROGRESS, null, "", gps))
+        client.saveSurvey(orderId, SiteSurvey("8", Voltage.V220, 1u, "莫干山变", "10kV 188线", "3号台变", "A-12", ""))
+        check(client.addEvaluation(orderId, 5, "很快").score == 5u.toUByte(), "evaluation saved")
         client.report(StatusReport(orderId, Status.COMPLETED, null, "", gps))
-        client.core.setCrewNotes(orderId, "表箱在地下室")
+        client.setCrewNotes(orderId, "表箱在地下室")
         server.office("PATCH", "/v1/office/orders/$orderId", """{"crew_notes": "钥匙在物业"}""")
 
         val phases = mutableListOf<SyncPhase>()
-        val summary = client.core.sync(object : SyncListener {
-            override fun onProgress(phase: SyncPhase, done: ULong, total: ULong?) {
-                phases += phase
-            }
-        })
+        val summary = client.sync { phase, _, _ -> phases += phase }
         check(summary.pushed >= 8uL, "pushed the day: $summary")
         check(SyncPhase.PUSH in phases && SyncPhase.PULL in phases, "progress of both phases")
         check(client.pendingCount() == 0L, "outbox empty")
-        val conflict = client.core.conflicts(true).single { it.field == "crew_notes" }
+        val conflict = client.conflicts(true).single { it.field == "crew_notes" }
         check(conflict.rule == "crew_owns_field", "rule named")
+        check(client.acknowledgeConflict(conflict.id).status == ConflictStatus.ACKNOWLEDGED, "acknowledged")
+
+        // Photo bytes after the data: held back on a metered network, sent on an unmetered one.
+        check(client.photoState(photo.id) == PhotoState.LocalOnly, "photo only on the phone")
+        val deferred = client.transferPhotos(NetworkKind.METERED)
+        check(deferred.uploadsDeferred && deferred.uploaded == 0uL, "deferred on metered: $deferred")
+        val moved = mutableListOf<FieldCrewClient.TransferProgress>()
+        val sent = client.transferPhotos(NetworkKind.UNMETERED) { moved += it }
+        check(sent.uploaded == 1uL && sent.uploadFailures == 0uL, "uploaded on unmetered: $sent")
+        check(moved.isNotEmpty() && moved.last().let { it.uploading && it.doneBytes == it.totalBytes }, "byte progress")
+        check(client.photoState(photo.id) == PhotoState.OnServer, "photo on the server")
+        client.sync()
+        check(client.conflicts(true).isEmpty(), "no open conflict after the acknowledgement synced")
         val detail = server.office("GET", "/v1/office/orders/$orderId", null)
         check(detail.contains("\"completed\""), "completed on the server")
         check(detail.contains("\"6000\""), "reading on the server")

@@ -3,6 +3,7 @@ fun main(args: Array<String>) {
     try {
         localTests(java.io.File(root, "local"))
         clientTests(java.io.File(root, "client"))
+        cancelTests(java.io.File(root, "cancel"))
         crewDayTests(java.io.File(root, "crew-day"))
     } finally {
         root.deleteRecursively()
