@@ -30,10 +30,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the API.
+    /// Serve the API: over HTTPS with --tls-cert and --tls-key, else plain HTTP (meant for
+    /// loopback, or behind a TLS-terminating proxy; a warning is logged otherwise).
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// PEM certificate chain: the server's certificate first, then any intermediates.
+        #[arg(long, requires = "tls_key", env = "FIELDCREW_TLS_CERT")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of the certificate (PKCS#8, PKCS#1 or SEC1).
+        #[arg(long, requires = "tls_cert", env = "FIELDCREW_TLS_KEY")]
+        tls_key: Option<PathBuf>,
     },
     /// Add a crew with its daily capacity.
     AddCrew {
@@ -85,30 +92,57 @@ enum Command {
 fn run(cli: Cli) -> Result<(), String> {
     let storage = SqliteStorage::open(&cli.data).map_err(|e| e.to_string())?;
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+        } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
                         .unwrap_or_else(|_| "info".into()),
                 )
                 .init();
+            // A missing or unusable certificate stops start-up, before anything listens.
+            let tls = match (&tls_cert, &tls_key) {
+                (Some(cert), Some(key)) => Some(
+                    fieldcrew_server::ServerTls::from_pem_files(cert, key)
+                        .map_err(|e| format!("TLS: {e}"))?,
+                ),
+                _ => None,
+            };
+            if tls.is_none() && !listen.ip().is_loopback() {
+                tracing::warn!(
+                    %listen,
+                    "serving plain HTTP on a non-loopback address: tokens and customer data \
+                     cross the network unencrypted; give --tls-cert and --tls-key, or put a \
+                     TLS-terminating proxy in front"
+                );
+            }
             let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(listen)
                     .await
                     .map_err(|e| e.to_string())?;
+                let scheme = if tls.is_some() { "https" } else { "http" };
                 // Printed so scripts and tests can serve on port 0 and learn the address.
                 match listener.local_addr() {
-                    Ok(addr) => println!("listening on http://{addr}"),
+                    Ok(addr) => println!("listening on {scheme}://{addr}"),
                     Err(e) => return Err(e.to_string()),
                 }
-                tracing::info!(%listen, "serving");
+                tracing::info!(%listen, tls = tls.is_some(), "serving");
                 let photos = fieldcrew_server::photos::PhotoBlobs::open(&cli.data)
                     .map_err(|e| e.to_string())?;
-                fieldcrew_server::serve(listener, Arc::new(storage), Arc::new(photos), async {
+                let shutdown = async {
                     let _ = tokio::signal::ctrl_c().await;
-                })
-                .await
+                };
+                let (storage, photos) = (Arc::new(storage), Arc::new(photos));
+                match tls {
+                    Some(tls) => {
+                        fieldcrew_server::serve_tls(listener, tls, storage, photos, shutdown).await
+                    }
+                    None => fieldcrew_server::serve(listener, storage, photos, shutdown).await,
+                }
                 .map_err(|e| e.to_string())
             })
         }

@@ -96,7 +96,9 @@ impl RetryPolicy {
 
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
-    /// `https://host[:port]` (no path): the client adds `/v1/...`.
+    /// `https://host[:port]` (no path): the client adds `/v1/...`. `http://` only to a loopback
+    /// host (127.0.0.0/8, `[::1]`, `localhost`): a server on the same machine (tests, the demo,
+    /// a local proxy); anything else would send the token and customer data in the clear.
     pub server_url: String,
     pub token: String,
     /// Changes per pulled page.
@@ -108,6 +110,9 @@ pub struct SyncConfig {
     pub timeout: Duration,
     /// When the crew's photos upload (see [`photos`]).
     pub photo_policy: PhotoPolicy,
+    /// Extra root certificates to trust, PEM (one or more `BEGIN CERTIFICATE` blocks): a
+    /// utility's private CA. Trusted in addition to the built-in web roots. Default: none.
+    pub extra_root_certs_pem: Option<Vec<u8>>,
 }
 
 impl SyncConfig {
@@ -120,6 +125,7 @@ impl SyncConfig {
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(60),
             photo_policy: PhotoPolicy::default(),
+            extra_root_certs_pem: None,
         }
     }
 }
@@ -209,11 +215,7 @@ enum Failure {
 impl SyncClient {
     pub fn new(config: SyncConfig) -> Result<SyncClient, SyncError> {
         let url = config.server_url.trim_end_matches('/');
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(SyncError::Config(
-                "the server URL starts with https://".into(),
-            ));
-        }
+        check_server_url(url)?;
         if config.page_size == 0 || config.push_batch == 0 || config.retry.max_attempts == 0 {
             return Err(SyncError::Config(
                 "page size, batch and attempts are at least 1".into(),
@@ -223,11 +225,25 @@ impl SyncClient {
             .enable_all()
             .build()
             .map_err(|e| SyncError::Config(format!("runtime: {e}")))?;
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .gzip(true)
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(15))
-            .user_agent(concat!("fieldcrew-core/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("fieldcrew-core/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &config.extra_root_certs_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|_| {
+                SyncError::Config("the trusted root certificate is not valid PEM".into())
+            })?;
+            if certs.is_empty() {
+                return Err(SyncError::Config(
+                    "the trusted root certificate holds no BEGIN CERTIFICATE block".into(),
+                ));
+            }
+            for cert in certs {
+                http = http.add_root_certificate(cert);
+            }
+        }
+        let http = http
             .build()
             .map_err(|e| SyncError::Config(format!("http client: {e}")))?;
         Ok(SyncClient {
@@ -407,7 +423,11 @@ impl SyncClient {
                     .bearer_auth(&self.config.token)
                     .send()
                     .await
-                    .map_err(|e| Failure::Transient(describe(&e)))?;
+                    .map_err(|e| match tls_failure(&e) {
+                        // An untrusted or wrong certificate does not fix itself: no retries.
+                        Some(msg) => Failure::Fatal(SyncError::Network(msg)),
+                        None => Failure::Transient(describe(&e)),
+                    })?;
                 let status = response.status();
                 let bytes = response
                     .bytes()
@@ -441,7 +461,66 @@ impl SyncClient {
     }
 }
 
+/// Refuses a server URL that is not `https://`, unless it is `http://` to a loopback host.
+fn check_server_url(url: &str) -> Result<(), SyncError> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| SyncError::Config(format!("the server URL does not parse: {e}")))?;
+    match parsed.scheme() {
+        "https" if parsed.host().is_some() => Ok(()),
+        "http" if is_loopback(&parsed) => Ok(()),
+        "http" => Err(SyncError::Config(
+            "the server URL must start with https:// (http:// only to this machine: \
+             127.0.0.1, [::1] or localhost)"
+                .into(),
+        )),
+        _ => Err(SyncError::Config(
+            "the server URL starts with https://".into(),
+        )),
+    }
+}
+
+/// 127.0.0.0/8, ::1 or `localhost` (the URL parser has already normalised `127.1` and the like).
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// The TLS handshake failed (the certificate is not trusted, expired, or names another host):
+/// the reason, or `None` for any other failure. rustls reports it while connecting as an
+/// `InvalidData` I/O error (which the connector wraps in another I/O error) around its own.
+fn tls_failure(e: &reqwest::Error) -> Option<String> {
+    if !e.is_connect() {
+        return None;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(err) = source {
+        // `io::Error::source` skips the error it wraps: look inside with `get_ref`.
+        let mut io = err.downcast_ref::<std::io::Error>();
+        while let Some(outer) = io {
+            let inner = outer.get_ref()?;
+            match inner.downcast_ref::<std::io::Error>() {
+                Some(nested) => io = Some(nested),
+                None if outer.kind() == std::io::ErrorKind::InvalidData => {
+                    return Some(format!("TLS: {inner}"));
+                }
+                None => break,
+            }
+        }
+        source = err.source();
+    }
+    None
+}
+
 fn describe(e: &reqwest::Error) -> String {
+    if let Some(tls) = tls_failure(e) {
+        return tls;
+    }
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
@@ -502,6 +581,45 @@ mod tests {
                 assert!(p.delay(retry) <= Duration::from_millis(cap));
             }
         }
+    }
+
+    #[test]
+    fn http_only_to_loopback() {
+        for ok in [
+            "https://sync.example.com",
+            "https://10.0.0.5:8443",
+            "http://127.0.0.1:8080",
+            "http://127.3.4.5",
+            "http://127.1:8080",
+            "http://[::1]:8080",
+            "http://localhost:8080",
+            "http://LOCALHOST",
+        ] {
+            assert!(check_server_url(ok).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://sync.example.com",
+            "http://10.0.0.5:8080",
+            "http://0.0.0.0:8080",
+            "http://[::ffff:127.0.0.1]",
+            "http://localhost.example.com",
+            "http://128.0.0.1",
+            "ftp://127.0.0.1",
+            "127.0.0.1:8080",
+            "sync.example.com",
+        ] {
+            assert!(
+                matches!(check_server_url(refused), Err(SyncError::Config(_))),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_trusted_root_that_is_not_a_certificate_is_refused() {
+        let mut config = SyncConfig::new("https://sync.example.com", "t");
+        config.extra_root_certs_pem = Some(b"not a certificate".to_vec());
+        assert!(matches!(SyncClient::new(config), Err(SyncError::Config(_))));
     }
 
     #[test]
