@@ -3,6 +3,7 @@
 //! consistency with the operation that carries it and with the caller's identity.
 
 use chrono::{DateTime, Duration, Utc};
+use fieldcrew_core::hlc::Hlc;
 use fieldcrew_core::reading::MeterReading;
 use fieldcrew_core::store::{Entity, Op, Photo, StatusEvent};
 use fieldcrew_core::survey::{Evaluation, MeterReplacement, SiteSurvey, check_score};
@@ -25,7 +26,11 @@ fn invalid(msg: impl Into<String>) -> Reject {
 }
 
 /// How far ahead of the server's clock a device's times may be (clocks drift; days do not).
-const MAX_AHEAD: Duration = Duration::hours(24);
+/// The same bound holds for an operation's HLC stamp: the server moves its own clock past every
+/// stamp it accepts and hands it to every phone as `server_hlc`, so one stamp from a phone whose
+/// clock is years ahead (or from a hostile client) would drag every crew's clocks with it, and
+/// phones refuse a `server_hlc` more than 30 days ahead of their own clock.
+pub const MAX_AHEAD: Duration = Duration::hours(24);
 pub const MAX_NOTES: usize = 2000;
 
 /// A crew operation, parsed and checked on its own (the order-dependent checks come later).
@@ -82,8 +87,21 @@ pub fn check_phone(s: &str) -> Result<(), Reject> {
     Ok(())
 }
 
+/// Checks an operation's HLC stamp against the server's clock: at most [`MAX_AHEAD`] ahead. Runs
+/// before the server observes the stamp, so a rejected stamp never reaches the server's clock.
+pub fn check_hlc(hlc: Hlc, now: DateTime<Utc>) -> Result<(), Reject> {
+    if hlc.wall_ms > (now + MAX_AHEAD).timestamp_millis() {
+        return Err(invalid(
+            "the operation's clock stamp is more than a day ahead of the server's clock; \
+             check the phone's date and time",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks one crew operation against itself and its caller.
 pub fn crew_op(op: &PushOp, caller: &Caller, now: DateTime<Utc>) -> Result<Checked, Reject> {
+    check_hlc(op.hlc, now)?;
     let same = |id: Uuid, order_id: Uuid, member: &str, hlc| -> Result<(), Reject> {
         if id.to_string() != op.entity_id {
             return Err(invalid(
@@ -272,4 +290,29 @@ pub fn new_order(o: &NewOrder) -> Result<(), String> {
         return Err("fees: each fee names its item and is not negative".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(at: DateTime<Utc>) -> Hlc {
+        Hlc {
+            wall_ms: at.timestamp_millis(),
+            counter: 7,
+            node: Uuid::nil(),
+        }
+    }
+
+    #[test]
+    fn an_hlc_stamp_more_than_a_day_ahead_is_refused() {
+        let now = Utc::now();
+        assert!(check_hlc(stamp(now), now).is_ok());
+        assert!(check_hlc(stamp(now - Duration::days(400)), now).is_ok());
+        assert!(check_hlc(stamp(now + MAX_AHEAD), now).is_ok());
+        let (code, reason) = check_hlc(stamp(now + MAX_AHEAD + Duration::milliseconds(1)), now)
+            .expect_err("refused");
+        assert_eq!(code, RejectCode::Invalid);
+        assert!(reason.contains("ahead of the server's clock"), "{reason}");
+    }
 }

@@ -786,3 +786,89 @@ fn merge_rules_on_the_wire_ownership_and_validation() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let _ = Entity::Conflict;
 }
+
+/// An HLC stamp as a phone would send it, at `at`.
+fn stamp_at(at: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "{:016}-00000001-{}",
+        at.timestamp_millis(),
+        uuid::Uuid::now_v7().simple()
+    )
+}
+
+/// Pushes one crew-notes edit of `order` with a raw HLC stamp and base version.
+fn push_notes(
+    w: &World,
+    token: &str,
+    device_id: uuid::Uuid,
+    order: uuid::Uuid,
+    notes: &str,
+    base_version: i64,
+    hlc: &str,
+) -> PushResponse {
+    let body = json!({ "device_id": device_id, "ops": [{
+        "op_id": uuid::Uuid::now_v7(), "entity": "work_order", "entity_id": order,
+        "order_id": order, "op": "update", "fields": { "crew_notes": notes },
+        "base_version": base_version, "hlc": hlc,
+    }]});
+    let (status, v) = w
+        .office
+        .call_with(token, Method::POST, "/v1/sync/push", Some(body));
+    assert_eq!(status, StatusCode::OK, "{v}");
+    serde_json::from_value(v).expect("push reply")
+}
+
+#[test]
+fn an_hlc_stamp_far_ahead_is_rejected_and_never_reaches_the_servers_clock() {
+    let w = World::new();
+    let o = w
+        .create(vec![new_order("1001", "C1", WorkKind::MeterCheck, 1)])
+        .remove(0);
+    let token = w.token("m1", "p1");
+    let device = uuid::Uuid::now_v7();
+    let now = chrono::Utc::now();
+    // A phone whose clock is 40 days ahead (or a hostile client): refused, with a reason the
+    // crew can act on, before the server's clock moves.
+    let far = push_notes(
+        &w,
+        &token,
+        device,
+        o.id,
+        "from the future",
+        1,
+        &stamp_at(now + Duration::days(40)),
+    );
+    match &far.answers[0].outcome {
+        Outcome::Rejected { code, reason } => {
+            assert_eq!(*code, RejectCode::Invalid);
+            assert!(reason.contains("ahead of the server's clock"), "{reason}");
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    let bound = chrono::Utc::now() + Duration::minutes(1);
+    assert!(far.server_hlc.wall_ms <= bound.timestamp_millis());
+    assert_eq!(w.office.detail(o.id).order.crew_notes, "");
+    // Every other phone keeps syncing: the server's stamp it pulls is not poisoned (a phone
+    // refuses a server_hlc more than 30 days ahead of its clock as malformed).
+    let phone = w.device("p2", "m2", "C1");
+    phone.sync().expect("a crew-mate's phone syncs");
+    assert!(phone.store.last_hlc().expect("hlc").wall_ms <= bound.timestamp_millis());
+    assert_eq!(phone.numbers(), ["1001"]);
+    // Clock drift within the day is accepted as before.
+    let near = push_notes(
+        &w,
+        &token,
+        device,
+        o.id,
+        "an hour ahead",
+        1,
+        &stamp_at(now + Duration::hours(1)),
+    );
+    assert_eq!(near.answers[0].outcome, Outcome::Applied);
+    assert_eq!(w.office.detail(o.id).order.crew_notes, "an hour ahead");
+    phone.sync().expect("sync");
+    assert_eq!(
+        phone.store.order(o.id).expect("order").crew_notes,
+        "an hour ahead"
+    );
+}
