@@ -165,8 +165,10 @@ async fn push(
             "at most {MAX_PUSH_BATCH} operations a batch"
         )));
     }
-    let (answers, server_hlc) =
-        blocking(&state, move |s| s.push(&caller, req.device_id, &req.ops)).await?;
+    // The device is the token's: the body's `device_id` (the phone store's own id) is not
+    // trusted for anything, so a client cannot borrow another device's identity to make its
+    // edits pass for that device's own (docs/sync-protocol.md, "Push").
+    let (answers, server_hlc) = blocking(&state, move |s| s.push(&caller, &req.ops)).await?;
     Ok(Json(PushResponse {
         answers,
         server_hlc,

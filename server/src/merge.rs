@@ -52,7 +52,8 @@ pub struct FieldStamp {
     pub by: Side,
     /// `dispatcher:<member>` or `crew:<crew>/<member>`: for conflict records.
     pub who: String,
-    /// The device, for crew writes: a device never conflicts with itself.
+    /// The device, for crew writes: a device never conflicts with itself. This is the device
+    /// the caller's token was issued for, never a device id from the request body.
     pub device: Option<String>,
     pub hlc: Hlc,
 }

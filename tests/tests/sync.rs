@@ -872,3 +872,59 @@ fn an_hlc_stamp_far_ahead_is_rejected_and_never_reaches_the_servers_clock() {
         "an hour ahead"
     );
 }
+
+#[test]
+fn a_device_is_the_tokens_device_not_the_device_id_in_the_body() {
+    let w = World::new();
+    let o = w
+        .create(vec![new_order("1001", "C1", WorkKind::SiteSurvey, 1)])
+        .remove(0);
+    let a = w.device("pa", "m1", "C1");
+    a.sync().expect("sync");
+    a.store.set_crew_notes(o.id, "A's notes").expect("notes");
+    assert_eq!(a.sync().expect("sync").applied, 1);
+    let a_token = w.token("m1", "pa");
+    let b_token = w.token("m2", "pb");
+    let now = chrono::Utc::now();
+    // The same token's device, with another store id in the body (the app was reinstalled):
+    // still the same device, so its stale-based edit follows its own without a conflict.
+    let same = push_notes(
+        &w,
+        &a_token,
+        uuid::Uuid::now_v7(),
+        o.id,
+        "A, reinstalled",
+        1,
+        &stamp_at(now + Duration::seconds(1)),
+    );
+    assert_eq!(same.answers[0].outcome, Outcome::Merged);
+    assert!(w.office.detail(o.id).conflicts.is_empty());
+    // Another device naming A's store id in the body is not A: its concurrent edit of the same
+    // field is a conflict (the later stamp wins, the other value is kept), not a silent
+    // overwrite of A's value.
+    let other = push_notes(
+        &w,
+        &b_token,
+        a.store.device_id(),
+        o.id,
+        "B's notes",
+        1,
+        &stamp_at(now + Duration::seconds(2)),
+    );
+    let Outcome::Conflict { conflict_id } = other.answers[0].outcome else {
+        panic!("expected a conflict, got {:?}", other.answers[0].outcome)
+    };
+    let d = w.office.detail(o.id);
+    assert_eq!(d.order.crew_notes, "B's notes");
+    assert_eq!(d.conflicts.len(), 1);
+    let c = &d.conflicts[0];
+    assert_eq!(c.id, conflict_id);
+    assert_eq!(
+        (c.rule, c.kept_value.clone(), c.lost_value.clone()),
+        (
+            ConflictRule::LatestHlcWins,
+            json!("B's notes"),
+            json!("A, reinstalled")
+        )
+    );
+}

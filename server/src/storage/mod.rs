@@ -349,8 +349,9 @@ pub trait Storage: Send + Sync + 'static {
     // Sync.
     /// A page of the crew's changes after `cursor`, as the JSON body of a pull reply.
     fn pull(&self, crew_id: &str, cursor: i64, limit: u32) -> Result<String>;
-    /// Applies a batch atomically; one answer per operation.
-    fn push(&self, caller: &Caller, device: Uuid, ops: &[PushOp]) -> Result<(Vec<Answer>, Hlc)>;
+    /// Applies a batch atomically; one answer per operation. The writing device is the caller's
+    /// token's device ([`Caller::device`]), never anything the request body says.
+    fn push(&self, caller: &Caller, ops: &[PushOp]) -> Result<(Vec<Answer>, Hlc)>;
 
     // Back office.
     fn create_orders(&self, caller: &Caller, orders: Vec<NewOrder>) -> Result<Vec<OfficeWrite>>;

@@ -1481,9 +1481,10 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn push(&self, caller: &Caller, device: Uuid, ops: &[PushOp]) -> Result<(Vec<Answer>, Hlc)> {
+    fn push(&self, caller: &Caller, ops: &[PushOp]) -> Result<(Vec<Answer>, Hlc)> {
         let crew = check_caller_crew(caller)?.to_owned();
-        let device = device.to_string();
+        // The token's device: what "a device never conflicts with itself" compares.
+        let device = caller.device.clone();
         self.write(|tx| {
             let mut answers = Vec::with_capacity(ops.len());
             for op in ops {
