@@ -78,7 +78,10 @@ pub enum FieldDecision {
 }
 
 /// The three-way decision for one field. `same_value`: the writer sends what the server holds
-/// (both sides made the same change: no conflict).
+/// (both sides made the same change: no conflict). The writer's `base_version` must not be above
+/// the order's current version (storage rejects such an operation first, see
+/// [`crate::validate::check_base_version`]): a base from the future would pass for having seen
+/// every change.
 pub fn decide_field(
     owner: Owner,
     last: Option<&FieldStamp>,

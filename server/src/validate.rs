@@ -99,9 +99,26 @@ pub fn check_hlc(hlc: Hlc, now: DateTime<Utc>) -> Result<(), Reject> {
     Ok(())
 }
 
+/// Checks the order version an operation says it was based on against the server's version of
+/// the order. A device only ever learns versions from the server, so a base above the server's
+/// would make the three-way merge take the operation as if it had seen every change, and
+/// overwrite a concurrent edit by dispatch without a conflict.
+pub fn check_base_version(base_version: i64, server_version: i64) -> Result<(), Reject> {
+    if base_version > server_version {
+        return Err(invalid(format!(
+            "the operation is based on version {base_version} of the order, but the server has \
+             only version {server_version}"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks one crew operation against itself and its caller.
 pub fn crew_op(op: &PushOp, caller: &Caller, now: DateTime<Utc>) -> Result<Checked, Reject> {
     check_hlc(op.hlc, now)?;
+    if op.base_version < 0 {
+        return Err(invalid("base_version: not negative"));
+    }
     let same = |id: Uuid, order_id: Uuid, member: &str, hlc| -> Result<(), Reject> {
         if id.to_string() != op.entity_id {
             return Err(invalid(
@@ -314,5 +331,14 @@ mod tests {
             .expect_err("refused");
         assert_eq!(code, RejectCode::Invalid);
         assert!(reason.contains("ahead of the server's clock"), "{reason}");
+    }
+
+    #[test]
+    fn a_base_version_above_the_servers_is_refused() {
+        assert!(check_base_version(0, 3).is_ok());
+        assert!(check_base_version(3, 3).is_ok());
+        let (code, reason) = check_base_version(4, 3).expect_err("refused");
+        assert_eq!(code, RejectCode::Invalid);
+        assert!(reason.contains("version 4"), "{reason}");
     }
 }

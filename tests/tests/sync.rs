@@ -928,3 +928,61 @@ fn a_device_is_the_tokens_device_not_the_device_id_in_the_body() {
         )
     );
 }
+
+#[test]
+fn a_base_version_above_the_servers_is_rejected_and_overwrites_nothing() {
+    let w = World::new();
+    let o = w
+        .create(vec![new_order("1001", "C1", WorkKind::MeterCheck, 1)])
+        .remove(0);
+    let token = w.token("m1", "p1");
+    // Dispatch changes the customer's phone (dispatch owns it): version 2.
+    let v2 = w
+        .office
+        .patch(o.id, json!({ "customer_phone": "13911112222" }))
+        .order
+        .version;
+    assert_eq!(v2, 2);
+    let push = |base: i64| {
+        let body = json!({ "device_id": uuid::Uuid::now_v7(), "ops": [{
+            "op_id": uuid::Uuid::now_v7(), "entity": "work_order", "entity_id": o.id,
+            "order_id": o.id, "op": "update", "fields": { "customer_phone": "13700000000" },
+            "base_version": base, "hlc": stamp_at(chrono::Utc::now()),
+        }]});
+        let (status, v) = w
+            .office
+            .call_with(&token, Method::POST, "/v1/sync/push", Some(body));
+        assert_eq!(status, StatusCode::OK, "{v}");
+        serde_json::from_value::<PushResponse>(v)
+            .expect("reply")
+            .answers
+            .remove(0)
+            .outcome
+    };
+    // A client claiming to have seen versions the server never made (99, or just one ahead)
+    // would pass for having seen dispatch's edit: refused, and dispatch's value stands.
+    for base in [99, 3] {
+        match push(base) {
+            Outcome::Rejected { code, reason } => {
+                assert_eq!(code, RejectCode::Invalid);
+                assert!(
+                    reason.contains(&format!("version {base}")) && reason.contains("version 2"),
+                    "{reason}"
+                );
+            }
+            other => panic!("base {base}: expected a rejection, got {other:?}"),
+        }
+        let d = w.office.detail(o.id);
+        assert_eq!(d.order.customer.phone, "13911112222");
+        assert_eq!(d.order.version, 2);
+        assert!(d.conflicts.is_empty());
+    }
+    // Based on the version that has dispatch's edit, the crew's proposal is a plain update.
+    assert_eq!(push(2), Outcome::Applied);
+    let d = w.office.detail(o.id);
+    assert_eq!(
+        (d.order.customer.phone.as_str(), d.order.version),
+        ("13700000000", 3)
+    );
+    assert!(d.conflicts.is_empty());
+}

@@ -656,8 +656,14 @@ impl SqliteStorage {
             return Ok(not_found());
         };
         let in_scope = row.order.crew_id == crew && !row.archived;
+        let server_version = row.order.version;
         if !in_scope && !tx.crew_held(op.order_id, &crew)? {
             return Ok(not_found());
+        }
+        // A base the server never handed out would pass for having seen every change
+        // (merge::decide_field) and overwrite dispatch's concurrent edits without a conflict.
+        if let Err(r) = validate::check_base_version(op.base_version, server_version) {
+            return Ok(rejected(r));
         }
         tx.observe(op.hlc);
         let writer_who = who_crew(caller);
