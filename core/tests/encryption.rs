@@ -271,3 +271,63 @@ fn rekeying_keeps_photos_readable() {
     store.rekey(key(5)).unwrap();
     assert_eq!(store.photo_bytes(&photo).unwrap(), before);
 }
+
+/// Opens `path` with SQLCipher directly under `k` and the given page MAC, and reads the schema.
+fn raw_open(path: &std::path::Path, k: u8, hmac: &str) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    let hex: String = std::iter::repeat_n(format!("{k:02x}"), 32).collect();
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{hex}'\"; PRAGMA cipher_hmac_algorithm = {hmac};"
+    ))?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+    Ok(conn)
+}
+
+#[test]
+fn new_stores_mac_pages_with_sha256_and_stores_from_sqlcipher_defaults_still_open() {
+    let (t, path) = encrypted_store();
+    // This version's stores: HMAC-SHA256 pages; SQLCipher's default (SHA-512) cannot read them.
+    assert!(raw_open(&path, 1, "HMAC_SHA256").is_ok());
+    assert!(raw_open(&path, 1, "HMAC_SHA512").is_err());
+
+    // A store written with SQLCipher 4's defaults, as earlier versions did: the same data
+    // exported into a file under HMAC-SHA512.
+    let legacy = t.dir.path().join("legacy.db");
+    {
+        let conn = raw_open(&path, 1, "HMAC_SHA256").unwrap();
+        let hex: String = std::iter::repeat_n("01".to_string(), 32).collect();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        conn.execute_batch(&format!(
+            "ATTACH DATABASE '{}' AS legacy KEY \"x'{hex}'\";
+             PRAGMA legacy.cipher_hmac_algorithm = HMAC_SHA512;
+             SELECT sqlcipher_export('legacy');
+             PRAGMA legacy.user_version = {version};
+             DETACH DATABASE legacy;",
+            legacy.display()
+        ))
+        .unwrap();
+    }
+    assert!(raw_open(&legacy, 1, "HMAC_SHA512").is_ok());
+    assert!(raw_open(&legacy, 1, "HMAC_SHA256").is_err());
+
+    // It opens, with everything in it, and keeps working; a wrong key is still WrongKey.
+    assert!(matches!(
+        Store::open(&legacy, keyed(&t, key(2))),
+        Err(Error::WrongKey)
+    ));
+    let store = Store::open(&legacy, keyed(&t, key(1))).unwrap();
+    let found = store.search("GD-SECRET-1", 10).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(store.order(found[0].id).unwrap().customer.name, "欧阳秀英");
+    assert_eq!(store.pending_count().unwrap(), 1);
+    store.set_crew_notes(found[0].id, "表箱在车库内").unwrap();
+    drop(store);
+    let store = Store::open(&legacy, keyed(&t, key(1))).unwrap();
+    assert_eq!(store.pending_count().unwrap(), 2);
+    assert!(
+        raw_open(&legacy, 1, "HMAC_SHA512").is_ok(),
+        "it kept its settings"
+    );
+}
