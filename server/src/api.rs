@@ -362,7 +362,8 @@ async fn order_detail(
     require(&caller, OFFICE)?;
     let mut detail = blocking(&state, move |s| s.order_detail(id)).await?;
     for p in &mut detail.photos {
-        p.on_server = state.photos.photo_file(&p.photo.sha256, false).is_some();
+        // Storage says whether the record is backed; the bytes must be in place too.
+        p.on_server = p.on_server && state.photos.photo_file(&p.photo.sha256, false).is_some();
     }
     for d in &mut detail.documents {
         d.received = detail
@@ -611,14 +612,25 @@ async fn progress(
 
 // Photo transfer (docs/sync-protocol.md, "Photo transfer").
 
-/// Who may touch a content address: the back office always (when some order has it); a crew
-/// when one of its orders has it (for uploads also an order it held, when its member took the
-/// photo). Anything else is `404`, as if the photo did not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Upload,
+    Download,
+}
+
+/// Who may touch a content address (docs/sync-protocol.md, "Photo transfer"). The back office
+/// always, when some order has it. For uploads, a crew when one of its orders has a record of
+/// it, or a member for a record they made (on an order their crew held). For downloads, a crew
+/// when a *backed* record of it is on one of its orders: one whose author has shown the server
+/// the bytes (uploaded them, hash checked, or added the document in the office). A record alone
+/// proves nothing (anyone who read a hash can push one on their own order), so it never opens
+/// the bytes to its crew. Anything else is `404`, as if the photo did not exist. The record
+/// returned is the caller's own when there is one.
 async fn photo_access(
     state: &AppState,
     caller: &Caller,
     sha: &str,
-    upload: bool,
+    access: Access,
 ) -> Result<fieldcrew_core::store::Photo> {
     if !fieldcrew_core::photo::is_content_address(sha) {
         return Err(ApiError::NotFound);
@@ -627,14 +639,24 @@ async fn photo_access(
     let refs = blocking(state, move |s| s.photo_refs(&key)).await?;
     let office = OFFICE.contains(&caller.role);
     let crew = caller.crew_id.as_deref();
-    refs.into_iter()
-        .find(|r| {
-            office
-                || (crew == Some(r.crew_id.as_str()) && (upload || !r.archived))
-                || (upload && r.photo.member_id == caller.member_id)
-        })
-        .map(|r| r.photo)
-        .ok_or(ApiError::NotFound)
+    let allowed = |r: &PhotoRef| {
+        let crews_order = crew == Some(r.crew_id.as_str());
+        office
+            || match access {
+                Access::Upload => crews_order || r.photo.member_id == caller.member_id,
+                Access::Download => crews_order && !r.archived && r.backed,
+            }
+    };
+    let mut allowed: Vec<PhotoRef> = refs.into_iter().filter(|r| allowed(r)).collect();
+    let own = allowed
+        .iter()
+        .position(|r| r.photo.member_id == caller.member_id)
+        .unwrap_or(0);
+    if own < allowed.len() {
+        Ok(allowed.swap_remove(own).photo)
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
 
 async fn upload_status(
@@ -642,7 +664,7 @@ async fn upload_status(
     caller: Caller,
     Path(sha): Path<String>,
 ) -> Result<Json<UploadStatus>> {
-    photo_access(&state, &caller, &sha, true).await?;
+    photo_access(&state, &caller, &sha, Access::Upload).await?;
     Ok(Json(state.photos.status(&sha)?))
 }
 
@@ -663,7 +685,7 @@ async fn upload_photo(
 ) -> Result<Json<UploadStatus>> {
     use http_body_util::BodyExt;
     use std::io::Write;
-    let photo = photo_access(&state, &caller, &sha, true).await?;
+    let photo = photo_access(&state, &caller, &sha, Access::Upload).await?;
     let total = photo.bytes;
     let status = state.photos.status(&sha)?;
     if status.complete {
@@ -712,8 +734,11 @@ async fn upload_photo(
         ));
     }
     let blobs = state.photos.clone();
+    let storage = state.storage.clone();
+    let (key, member) = (sha.clone(), caller.member_id.clone());
     let finish = tokio::task::spawn_blocking(move || {
-        let r = blobs.finish(&slot, total);
+        // The uploader has shown the bytes: their records of this photo are backed.
+        let r = blobs.finish(&slot, total, || storage.add_photo_owner(&key, &member));
         drop(slot);
         r
     })
@@ -739,7 +764,7 @@ async fn upload_thumbnail(
     Path(sha): Path<String>,
     body: Bytes,
 ) -> Result<Json<UploadStatus>> {
-    let photo = photo_access(&state, &caller, &sha, true).await?;
+    let photo = photo_access(&state, &caller, &sha, Access::Upload).await?;
     if body.len() as u64 != photo.thumbnail_bytes {
         return Err(ApiError::invalid(
             "the thumbnail's size differs from its record",
@@ -747,6 +772,18 @@ async fn upload_thumbnail(
     }
     if state.photos.photo_file(&sha, false).is_none() {
         return Err(ApiError::Conflict("upload the photo first".into()));
+    }
+    let status = state.photos.status(&sha)?;
+    if status.thumbnail {
+        return Ok(Json(status)); // a repeat is done
+    }
+    // Thumbnails are not content-addressed: only someone who has shown the server the photo's
+    // bytes may supply the one every crew-mate will see.
+    let (key, member) = (sha.clone(), caller.member_id.clone());
+    if !blocking(&state, move |s| s.is_photo_owner(&key, &member)).await? {
+        return Err(ApiError::Conflict(
+            "the thumbnail comes from the member who uploaded the photo".into(),
+        ));
     }
     let blobs = state.photos.clone();
     let key = sha.clone();
@@ -775,7 +812,7 @@ async fn serve_photo(
     headers: HeaderMap,
     thumbnail: bool,
 ) -> Result<Response> {
-    photo_access(&state, &caller, &sha, false).await?;
+    photo_access(&state, &caller, &sha, Access::Download).await?;
     let start = range_start(&headers)?;
     let blobs = state.photos.clone();
     let key = sha.clone();

@@ -200,7 +200,16 @@ impl PhotoBlobs {
     }
 
     /// Checks the partial file once `total` bytes are in: hashes it and moves it into place.
-    pub fn finish(&self, slot: &Slot, total: u64) -> io::Result<Finish> {
+    /// `verified` runs once the hash is right, before the photo becomes visible (the caller
+    /// records who uploaded it): should it fail, the bytes stay partial and a repeat of the
+    /// upload (from the end) finishes again, so a visible photo always has its uploader on
+    /// record.
+    pub fn finish<E: From<io::Error>>(
+        &self,
+        slot: &Slot,
+        total: u64,
+        verified: impl FnOnce() -> Result<(), E>,
+    ) -> Result<Finish, E> {
         let sha = &slot.sha;
         let path = self.partial(sha);
         let have = fs::metadata(&path)?.len();
@@ -226,6 +235,7 @@ impl PhotoBlobs {
             fs::remove_file(&path)?;
             return Ok(Finish::Mismatch);
         }
+        verified()?;
         let dest = self.path(sha, false);
         if let Some(dir) = dest.parent() {
             fs::create_dir_all(dir)?;

@@ -225,6 +225,31 @@ fn photos_travel_after_the_data_and_reach_office_and_other_devices() {
 }
 
 mod reqwest {
+    /// Any request with a token and a body, from a fresh runtime; the status and the bytes.
+    pub fn send(
+        method: axum::http::Method,
+        url: &str,
+        token: &str,
+        body: Vec<u8>,
+    ) -> (u16, Vec<u8>) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
+        rt.block_on(async {
+            let resp = ::reqwest::Client::new()
+                .request(method, url)
+                .bearer_auth(token)
+                .header("content-type", "image/jpeg")
+                .body(body)
+                .send()
+                .await
+                .expect("sent");
+            let status = resp.status().as_u16();
+            (status, resp.bytes().await.expect("body").to_vec())
+        })
+    }
+
     /// A plain GET with a token, from a fresh runtime; returns the status.
     pub fn blocking_get(url: &str, token: &str) -> u16 {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -459,4 +484,97 @@ fn a_phone_killed_mid_sync_loses_and_duplicates_nothing() {
         std::sync::Arc::new(fieldcrew_core::clock::SystemClock),
     );
     assert_all_on_server(&world, &d, &orders.iter().map(|o| o.id).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_record_naming_someone_elses_photo_opens_nothing_to_its_crew() {
+    let world = World::new();
+    let mine = setup(&world, 1).remove(0);
+    let theirs = world
+        .create(vec![new_order("Q1", "C2", WorkKind::MeterReplacement, 3)])
+        .remove(0);
+    let a = world.device("a", "m1", "C1");
+    a.sync().expect("pull");
+    let photo = a
+        .store
+        .add_photo(
+            mine.id,
+            DocumentKind::MeterBefore,
+            &camera_jpeg(320, 240, 7),
+        )
+        .expect("photo");
+    // The data goes up; the bytes wait (mobile data), then m1 uploads the photo by hand and
+    // holds the thumbnail back for a moment.
+    a.client
+        .sync_with_photos(&a.store, NetworkKind::Metered, &mut |_| {}, &mut |_| {})
+        .expect("sync");
+    let url = |rest: &str| format!("{}/v1/photos/{}{rest}", world.server.url(), photo.sha256);
+    let m1 = world.token("m1", "a");
+    let bytes = a.store.photo_bytes(&photo).expect("bytes");
+    let thumb = a.store.thumbnail_bytes(&photo).expect("thumbnail");
+    let (status, _) = reqwest::send(Method::PUT, &url("?offset=0"), &m1, bytes.clone());
+    assert_eq!(status, 200);
+
+    // m3 of the other crew has read the photo's hash somewhere and pushes a record naming it on
+    // an order of their own crew. The record is kept (a fact, like any other)...
+    let m3 = world.token("m3", "c");
+    let mut forged = serde_json::to_value(&photo).expect("json");
+    let id = Uuid::now_v7();
+    forged["id"] = serde_json::json!(id);
+    forged["order_id"] = serde_json::json!(theirs.id);
+    forged["member_id"] = serde_json::json!("m3");
+    let body = serde_json::json!({ "device_id": Uuid::now_v7(), "ops": [{
+        "op_id": Uuid::now_v7(), "entity": "photo", "entity_id": id, "order_id": theirs.id,
+        "op": "create", "fields": forged, "base_version": 1, "hlc": forged["hlc"],
+    }]});
+    let (status, v) = world
+        .office
+        .call_with(&m3, Method::POST, "/v1/sync/push", Some(body));
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["answers"][0]["result"], "applied", "{v}");
+    // ...but opens nothing: m3 never showed the server the bytes.
+    assert_eq!(reqwest::send(Method::GET, &url(""), &m3, Vec::new()).0, 404);
+    assert_eq!(
+        reqwest::send(Method::GET, &url("/thumbnail"), &m3, Vec::new()).0,
+        404
+    );
+    // Nor may m3 plant the thumbnail every crew-mate of m1 would see.
+    let (status, _) = reqwest::send(Method::PUT, &url("/thumbnail"), &m3, vec![0; thumb.len()]);
+    assert_eq!(status, 409);
+    // The office sees the forged record as what it is: not on the server, no document received.
+    let d = world.office.detail(theirs.id);
+    assert_eq!(d.photos.len(), 1);
+    assert!(!d.photos[0].on_server);
+    let before = |d: &fieldcrew_server::storage::OfficeDetail| {
+        d.documents
+            .iter()
+            .find(|x| x.kind == DocumentKind::MeterBefore)
+            .map(|x| x.received)
+    };
+    assert_eq!(before(&d), Some(false));
+
+    // The uploader sends the thumbnail; a crew-mate downloads both, and they verify.
+    let (status, _) = reqwest::send(Method::PUT, &url("/thumbnail"), &m1, thumb.clone());
+    assert_eq!(status, 200);
+    let m2 = world.token("m2", "b");
+    let (status, got) = reqwest::send(Method::GET, &url(""), &m2, Vec::new());
+    assert_eq!(status, 200);
+    assert_eq!(sha256_hex(&got), photo.sha256);
+    assert_eq!(got, bytes);
+    let (status, got) = reqwest::send(Method::GET, &url("/thumbnail"), &m2, Vec::new());
+    assert_eq!((status, got), (200, thumb));
+    let d = world.office.detail(mine.id);
+    assert!(d.photos[0].on_server);
+    assert_eq!(before(&d), Some(true));
+    // The forged record still opens nothing.
+    assert_eq!(reqwest::send(Method::GET, &url(""), &m3, Vec::new()).0, 404);
+
+    // Once dispatch moves m1's order to the other crew, m1's record is on that crew's order:
+    // the crew that now holds the work may download its photo.
+    world.office.reassign(mine.id, "C2");
+    let (status, got) = reqwest::send(Method::GET, &url(""), &m3, Vec::new());
+    assert_eq!(status, 200);
+    assert_eq!(got, bytes);
+    // And the crew it left may not.
+    assert_eq!(reqwest::send(Method::GET, &url(""), &m2, Vec::new()).0, 404);
 }

@@ -268,7 +268,7 @@ pub struct OfficeDetail {
     pub conflicts: Vec<Conflict>,
     pub history: Vec<DispatchAction>,
     /// The order's photos (crew photos and documents the customer supplied), with whether the
-    /// server holds their verified bytes.
+    /// server holds their verified bytes for this record (see [`OfficePhoto::on_server`]).
     #[serde(default)]
     pub photos: Vec<OfficePhoto>,
 }
@@ -278,7 +278,9 @@ pub struct OfficeDetail {
 pub struct OfficePhoto {
     #[serde(flatten)]
     pub photo: Photo,
-    /// The bytes are on the server, verified (false while the crew's upload is under way).
+    /// The bytes are on the server, verified, and the record is backed by them: its author
+    /// uploaded them or the office added them (false while the crew's upload is under way, and
+    /// for a record that only names the hash of someone else's photo).
     pub on_server: bool,
 }
 
@@ -290,6 +292,10 @@ pub struct PhotoRef {
     pub crew_id: String,
     pub archived: bool,
     pub photo: Photo,
+    /// The record's author has shown the server the bytes (uploaded them, hash checked, or
+    /// added the document in the office). Only a backed record lets its order's crew download
+    /// the photo: anyone who read a hash can push a record naming it.
+    pub backed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -373,6 +379,11 @@ pub trait Storage: Send + Sync + 'static {
     // Photos (the bytes live in [`crate::photos::PhotoBlobs`]).
     /// Every photo record with this content address, with its order's crew.
     fn photo_refs(&self, sha256: &str) -> Result<Vec<PhotoRef>>;
+    /// Records that `member_id` has shown the server the bytes of `sha256` (their upload hashed
+    /// right). Idempotent.
+    fn add_photo_owner(&self, sha256: &str, member_id: &str) -> Result<()>;
+    /// Whether `member_id` has shown the server the bytes of `sha256`.
+    fn is_photo_owner(&self, sha256: &str, member_id: &str) -> Result<bool>;
     /// Links a photo made on the server (a document the customer supplied online) to an order,
     /// so the crew's devices pull it.
     fn add_office_photo(&self, caller: &Caller, photo: Photo) -> Result<Photo>;

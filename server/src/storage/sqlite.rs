@@ -27,6 +27,7 @@ use crate::validate::{self, Checked, Reject};
 const SCHEMA: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("schema_002_photos.sql"),
+    include_str!("schema_003_photo_owners.sql"),
 ];
 pub const DB_FILE: &str = "fieldcrew-server.sqlite3";
 
@@ -1209,6 +1210,22 @@ fn dedup(found_order: String, op_order: Uuid) -> Outcome {
     }
 }
 
+fn add_owner(conn: &Connection, sha256: &str, member_id: &str, at: DateTime<Utc>) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO photo_owners (sha256, member_id, at) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![sha256, member_id, ms(at)])?;
+    Ok(())
+}
+
+fn is_owner(conn: &Connection, sha256: &str, member_id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM photo_owners WHERE sha256 = ?1 AND member_id = ?2")?
+        .query_row(params![sha256, member_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 fn check_caller_crew(caller: &Caller) -> Result<&str> {
     match (caller.role, caller.crew_id.as_deref()) {
         (Role::Crew, Some(c)) => Ok(c),
@@ -1818,19 +1835,22 @@ impl Storage for SqliteStorage {
                 })
                 .collect::<Result<Vec<_>>>()?;
             let photos: Vec<fieldcrew_core::store::Photo> = load_facts(c, id, "photo")?;
+            // Backed records only; the handler also checks that the bytes are in place.
+            let photos = photos
+                .into_iter()
+                .map(|photo| {
+                    Ok(OfficePhoto {
+                        on_server: is_owner(c, &photo.sha256, &photo.member_id)?,
+                        photo,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
             let documents = order
                 .required_documents
                 .iter()
                 .map(|k| DocumentState {
                     kind: *k,
-                    received: photos.iter().any(|p| p.kind == *k),
-                })
-                .collect();
-            let photos = photos
-                .into_iter()
-                .map(|photo| OfficePhoto {
-                    photo,
-                    on_server: false,
+                    received: photos.iter().any(|p| p.on_server && p.photo.kind == *k),
                 })
                 .collect();
             Ok(OfficeDetail {
@@ -1909,7 +1929,10 @@ impl Storage for SqliteStorage {
     fn photo_refs(&self, sha256: &str) -> Result<Vec<PhotoRef>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT f.body, o.crew_id, o.archived FROM facts f JOIN orders o ON o.id = f.order_id
+                "SELECT f.body, o.crew_id, o.archived,
+                        EXISTS (SELECT 1 FROM photo_owners w WHERE w.sha256 = ?1
+                                AND w.member_id = json_extract(f.body, '$.member_id'))
+                 FROM facts f JOIN orders o ON o.id = f.order_id
                  WHERE f.kind = 'photo' AND json_extract(f.body, '$.sha256') = ?1",
             )?;
             let rows = stmt.query_map([sha256], |r| {
@@ -1917,21 +1940,36 @@ impl Storage for SqliteStorage {
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, bool>(2)?,
+                    r.get::<_, bool>(3)?,
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (body, crew_id, archived) = row?;
+                let (body, crew_id, archived, backed) = row?;
                 let photo: fieldcrew_core::store::Photo = serde_json::from_str(&body)?;
+                // The index finds the content address in the JSON; the record must say it too.
+                if photo.sha256 != sha256 {
+                    continue;
+                }
                 out.push(PhotoRef {
                     order_id: photo.order_id,
                     crew_id,
                     archived,
                     photo,
+                    backed,
                 });
             }
             Ok(out)
         })
+    }
+
+    fn add_photo_owner(&self, sha256: &str, member_id: &str) -> Result<()> {
+        self.write(|tx| add_owner(&tx.tx, sha256, member_id, tx.now))
+            .map(|_| ())
+    }
+
+    fn is_photo_owner(&self, sha256: &str, member_id: &str) -> Result<bool> {
+        self.read(|c| is_owner(c, sha256, member_id))
     }
 
     fn add_office_photo(
@@ -1951,6 +1989,8 @@ impl Storage for SqliteStorage {
             }
             photo.hlc = tx.tick();
             photo.added_at = tx.now;
+            // The office made the bytes itself: its record is backed.
+            add_owner(&tx.tx, &photo.sha256, &photo.member_id, tx.now)?;
             let body = serde_json::to_string(&photo)?;
             tx.insert_fact(
                 "photo",
@@ -2023,5 +2063,58 @@ impl Storage for SqliteStorage {
                     .collect(),
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_3_backs_office_documents_and_the_first_record_of_each_photo() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut c = open_conn(&dir.path().join(DB_FILE)).expect("open");
+        let migrations = Migrations::new(SCHEMA.iter().map(|s| M::up(s)).collect());
+        migrations.to_version(&mut c, 2).expect("version 2");
+        c.execute_batch(
+            "INSERT INTO crews VALUES ('C1', 'c', 1, 1, 1), ('C2', 'c', 1, 1, 1);
+             INSERT INTO members VALUES ('m1', 'm', 'C1', 'crew'), ('m3', 'm', 'C2', 'crew'),
+                 ('d1', 'd', NULL, 'dispatcher');
+             INSERT INTO orders VALUES ('o1', '1', 'C1', 'meter_check', 'dispatched', 'a', 'A1',
+                 'x', 0, '2026-11-25', 0, 1, 1, '{}', '{}', '[]', 0, 0);",
+        )
+        .expect("seed");
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        // m1's photo a, then m3's copy naming it; m3's own photo b; a document d1 added as b.
+        for (id, member, sha, received) in [
+            ("f1", "m1", &a, 10),
+            ("f2", "m3", &a, 20),
+            ("f3", "m3", &b, 30),
+            ("f4", "d1", &b, 40),
+        ] {
+            let body = json!({ "sha256": sha, "member_id": member }).to_string();
+            c.execute(
+                "INSERT INTO facts VALUES (?1, 'o1', 'photo', 0, '', ?2, ?3)",
+                params![id, body, received],
+            )
+            .expect("fact");
+        }
+        migrations.to_latest(&mut c).expect("version 3");
+        let mut owners: Vec<(String, String)> = c
+            .prepare("SELECT sha256, member_id FROM photo_owners ORDER BY sha256, member_id")
+            .expect("query")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("owners");
+        owners.sort();
+        assert_eq!(
+            owners,
+            [
+                (a.clone(), "m1".to_owned()),
+                (b.clone(), "d1".to_owned()),
+                (b.clone(), "m3".to_owned()),
+            ]
+        );
     }
 }
