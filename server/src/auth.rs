@@ -51,7 +51,8 @@ pub fn issue_token(
     })
 }
 
-/// Checks a bearer token; every failure is the same `Unauthorized`.
+/// Checks a bearer token. Every failure is the same `Unauthorized`, except a genuine token (its
+/// secret matched, not revoked) past its expiry: `TokenExpired`, so the shell can say so.
 pub fn authenticate(
     storage: &dyn Storage,
     token: &str,
@@ -71,8 +72,11 @@ pub fn authenticate(
     let Some((t, member)) = found else {
         return Err(ApiError::Unauthorized);
     };
-    if !matches || t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
+    if !matches || t.revoked_at.is_some() {
         return Err(ApiError::Unauthorized);
+    }
+    if t.expires_at.is_some_and(|e| e <= now) {
+        return Err(ApiError::TokenExpired);
     }
     if member.role == Role::Crew && member.crew_id.is_none() {
         return Err(ApiError::Unauthorized);

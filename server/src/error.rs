@@ -8,8 +8,12 @@ use fieldcrew_core::sync::wire::ErrorBody;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("missing, unknown, expired or revoked token")]
+    #[error("missing, unknown or revoked token")]
     Unauthorized,
+    /// The token is genuine (its secret matched) but past its expiry: the member needs a new
+    /// one. Told apart only after the secret matched, so it says nothing to a guesser.
+    #[error("the token expired; ask for a new one")]
+    TokenExpired,
     #[error("this token may not do that")]
     Forbidden,
     /// Also for things that exist but are outside the caller's scope: no leak.
@@ -39,6 +43,7 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired"),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),

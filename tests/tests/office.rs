@@ -262,3 +262,66 @@ fn admin_issues_and_revokes_tokens_and_roles_are_enforced() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[test]
+fn a_wrong_secret_is_refused_and_an_expired_token_says_it_expired() {
+    let w = World::new();
+    let me = |token: &str| w.office.call_with(token, Method::GET, "/v1/sync/me", None);
+    let token = w.token("m1", "p1");
+    assert_eq!(me(&token).0, StatusCode::OK);
+    // A real token id with another well-formed secret: refused like an unknown token.
+    let id = token.split('.').nth(1).expect("id");
+    let secret = token.rsplit('.').next().expect("secret");
+    let flipped = if secret.starts_with('0') { "1" } else { "0" };
+    let wrong = format!("fc1.{id}.{flipped}{}", &secret[1..]);
+    assert_eq!((wrong.len(), wrong != token), (token.len(), true));
+    let (s, v) = me(&wrong);
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    let (s, v) = me(&format!("fc1.{id}.{}", "f".repeat(64)));
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+
+    // A token past its expiry is refused with the expired error, so the shell can say so...
+    let admin = |body| {
+        let (s, v) =
+            w.office
+                .call_with(&w.admin_token, Method::POST, "/v1/admin/tokens", Some(body));
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["token"].as_str().expect("token").to_owned()
+    };
+    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let expired = admin(json!({ "member_id": "m1", "device": "p2", "expires_at": past }));
+    let (s, v) = me(&expired);
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["error"], "token_expired", "{v}");
+    assert!(
+        v["message"].as_str().unwrap_or("").contains("expired"),
+        "{v}"
+    );
+    // ...and the phone gets the same typed error as for any refused token.
+    let phone = Device::open(
+        &w.dir.path().join("p2"),
+        &w.server.url(),
+        &expired,
+        "m1",
+        "C1",
+        std::sync::Arc::new(fieldcrew_core::clock::SystemClock),
+    );
+    assert!(matches!(phone.sync(), Err(SyncError::Unauthorized)));
+    // Only the holder of the secret learns that: with a wrong secret it is just refused.
+    let id = expired.split('.').nth(1).expect("id");
+    let (s, v) = me(&format!("fc1.{id}.{}", "0".repeat(64)));
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    // A token with an expiry still ahead works.
+    let later = chrono::Utc::now() + chrono::Duration::days(1);
+    let valid = admin(json!({ "member_id": "m1", "device": "p3", "expires_at": later }));
+    assert_eq!(me(&valid).0, StatusCode::OK);
+}
