@@ -713,6 +713,10 @@ pub struct OrderDetail {
     pub readings: Vec<MeterReading>,
     pub replacements: Vec<MeterReplacement>,
     pub evaluations: Vec<Evaluation>,
+    /// The photos taken on this device.
+    pub photos: Vec<Photo>,
+    /// What documents the order needs, captured and missing.
+    pub documents: DocumentChecklist,
     /// Changes of this order not yet on the server.
     pub pending_changes: u64,
 }
@@ -734,6 +738,8 @@ impl From<store::OrderDetail> for OrderDetail {
                 .collect(),
             replacements: d.replacements.into_iter().map(Into::into).collect(),
             evaluations: d.evaluations.into_iter().map(Into::into).collect(),
+            photos: d.photos.into_iter().map(Into::into).collect(),
+            documents: d.documents.into(),
             pending_changes: d.pending_changes,
         }
     }

@@ -248,6 +248,10 @@ fn the_checklist_shows_missing_documents_and_a_later_supply_completes_it() {
     }
     let list = f.store.document_checklist(o.id).unwrap();
     assert_eq!(list.missing, [DocumentKind::PropertyCertificate]);
+    // The order's detail carries the same checklist and the six photos, read in one snapshot.
+    let detail = f.store.order_detail(o.id).unwrap();
+    assert_eq!(detail.documents, list);
+    assert_eq!(detail.photos.len(), 6);
     let meter = list
         .items
         .iter()

@@ -120,6 +120,9 @@ def test_a_crew_day_end_to_end(server, tmp_path):
         core.add_photo(connection_id, fc.DocumentKind.ID_CARD, b"%PDF-1.4 not a photo")
     after = core.document_checklist(connection_id)
     assert fc.DocumentKind.ID_CARD not in after.missing
+    detail = core.order_detail(connection_id)
+    assert detail.documents.missing == after.missing and len(detail.documents.items) == len(after.items)
+    assert [p.id for p in detail.photos] == [photo.id]
 
     # Meanwhile dispatch corrects the crew notes in the office.
     server.office("PATCH", f"/v1/office/orders/{removal_id}", {"crew_notes": "钥匙在物业"})

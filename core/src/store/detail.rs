@@ -28,6 +28,10 @@ pub struct OrderDetail {
     pub readings: Vec<ReadingView>,
     pub replacements: Vec<MeterReplacement>,
     pub evaluations: Vec<Evaluation>,
+    /// The photos taken on this device, by kind, oldest first.
+    pub photos: Vec<super::photos::Photo>,
+    /// What documents the order needs, captured and missing.
+    pub documents: super::photos::DocumentChecklist,
     /// Changes of this order not yet acknowledged by the server.
     pub pending_changes: u64,
 }
@@ -54,6 +58,8 @@ impl Store {
                     .collect(),
                 replacements: load_replacements(&tx, id)?,
                 evaluations: load_evaluations(&tx, id)?,
+                photos: super::photos::load_photos(&tx, id)?,
+                documents: super::photos::checklist_of(&tx, &order)?,
                 pending_changes: tx.query_row(
                     "SELECT count(*) FROM outbox WHERE order_id = ?1",
                     [id.to_string()],

@@ -31,7 +31,7 @@ use crate::photo::cipher::PhotoCipher;
 use crate::photo::{
     NormalizeOptions, NormalizedPhoto, PhotoFiles, ReadError, SourceFormat, normalize,
 };
-use crate::work_order::{DocumentKind, Status};
+use crate::work_order::{DocumentKind, Status, WorkOrder};
 
 /// Serialises photo file writes and removals with the row changes that depend on them.
 static PHOTO_FILES: Mutex<()> = Mutex::new(());
@@ -443,58 +443,9 @@ impl Store {
         self.read(|c| {
             let tx = c.unchecked_transaction()?;
             let order = super::orders::load_order(&tx, order_id)?;
-            let mut required: Vec<DocumentKind> = order.kind.default_documents().to_vec();
-            for kind in &order.required_documents {
-                if !required.contains(kind) {
-                    required.push(*kind);
-                }
-            }
-            let mut counts: Vec<(DocumentKind, u32, Uuid)> = Vec::new();
-            {
-                let mut stmt = tx.prepare_cached(
-                    // This device's photos, and those pulled from the server: a document the
-                    // office added (the customer supplied it online) or a crew-mate took.
-                    "SELECT kind, count(*), max(id) FROM (
-                         SELECT kind, id FROM photos WHERE order_id = ?1
-                         UNION ALL
-                         SELECT json_extract(body, '$.kind'), id FROM remote_photos WHERE order_id = ?1)
-                     GROUP BY kind",
-                )?;
-                let rows = stmt.query_map([order_id.to_string()], |r| {
-                    Ok((codec::parsed(r, 0)?, r.get(1)?, codec::parsed(r, 2)?))
-                })?;
-                for row in rows {
-                    counts.push(row?);
-                }
-            }
+            let checklist = checklist_of(&tx, &order)?;
             tx.finish()?;
-            let item = |kind: DocumentKind, required: bool| {
-                let found = counts.iter().find(|(k, _, _)| *k == kind);
-                ChecklistItem {
-                    kind,
-                    required,
-                    photos: found.map_or(0, |f| f.1),
-                    latest: found.map(|f| f.2),
-                }
-            };
-            let mut items: Vec<ChecklistItem> = required.iter().map(|k| item(*k, true)).collect();
-            let mut extra: Vec<DocumentKind> = counts
-                .iter()
-                .map(|c| c.0)
-                .filter(|k| !required.contains(k))
-                .collect();
-            extra.sort();
-            items.extend(extra.into_iter().map(|k| item(k, false)));
-            let missing = items
-                .iter()
-                .filter(|i| i.required && !i.captured())
-                .map(|i| i.kind)
-                .collect();
-            Ok(DocumentChecklist {
-                order_id,
-                items,
-                missing,
-            })
+            Ok(checklist)
         })
     }
 
@@ -558,6 +509,62 @@ impl Store {
             files: orphaned.len() as u64,
         })
     }
+}
+
+/// The checklist of `order` as stored: this device's photos and those pulled from the server.
+pub(crate) fn checklist_of(conn: &Connection, order: &WorkOrder) -> Result<DocumentChecklist> {
+    let order_id = order.id;
+    let mut required: Vec<DocumentKind> = order.kind.default_documents().to_vec();
+    for kind in &order.required_documents {
+        if !required.contains(kind) {
+            required.push(*kind);
+        }
+    }
+    let mut counts: Vec<(DocumentKind, u32, Uuid)> = Vec::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            // This device's photos, and those pulled from the server: a document the office
+            // added (the customer supplied it online) or a crew-mate took.
+            "SELECT kind, count(*), max(id) FROM (
+                 SELECT kind, id FROM photos WHERE order_id = ?1
+                 UNION ALL
+                 SELECT json_extract(body, '$.kind'), id FROM remote_photos WHERE order_id = ?1)
+             GROUP BY kind",
+        )?;
+        let rows = stmt.query_map([order_id.to_string()], |r| {
+            Ok((codec::parsed(r, 0)?, r.get(1)?, codec::parsed(r, 2)?))
+        })?;
+        for row in rows {
+            counts.push(row?);
+        }
+    }
+    let item = |kind: DocumentKind, required: bool| {
+        let found = counts.iter().find(|(k, _, _)| *k == kind);
+        ChecklistItem {
+            kind,
+            required,
+            photos: found.map_or(0, |f| f.1),
+            latest: found.map(|f| f.2),
+        }
+    };
+    let mut items: Vec<ChecklistItem> = required.iter().map(|k| item(*k, true)).collect();
+    let mut extra: Vec<DocumentKind> = counts
+        .iter()
+        .map(|c| c.0)
+        .filter(|k| !required.contains(k))
+        .collect();
+    extra.sort();
+    items.extend(extra.into_iter().map(|k| item(k, false)));
+    let missing = items
+        .iter()
+        .filter(|i| i.required && !i.captured())
+        .map(|i| i.kind)
+        .collect();
+    Ok(DocumentChecklist {
+        order_id,
+        items,
+        missing,
+    })
 }
 
 pub(crate) fn load_photos(conn: &Connection, order_id: Uuid) -> Result<Vec<Photo>> {

@@ -2990,6 +2990,14 @@ public struct OrderDetail: Equatable, Hashable {
     public var replacements: [MeterReplacement]
     public var evaluations: [Evaluation]
     /**
+     * The photos taken on this device.
+     */
+    public var photos: [Photo]
+    /**
+     * What documents the order needs, captured and missing.
+     */
+    public var documents: DocumentChecklist
+    /**
      * Changes of this order not yet on the server.
      */
     public var pendingChanges: UInt64
@@ -2997,6 +3005,12 @@ public struct OrderDetail: Equatable, Hashable {
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(order: WorkOrder, urgency: Urgency?, timeline: [StatusEvent], readings: [MeterReading], replacements: [MeterReplacement], evaluations: [Evaluation], 
+        /**
+         * The photos taken on this device.
+         */photos: [Photo], 
+        /**
+         * What documents the order needs, captured and missing.
+         */documents: DocumentChecklist, 
         /**
          * Changes of this order not yet on the server.
          */pendingChanges: UInt64) {
@@ -3006,6 +3020,8 @@ public struct OrderDetail: Equatable, Hashable {
         self.readings = readings
         self.replacements = replacements
         self.evaluations = evaluations
+        self.photos = photos
+        self.documents = documents
         self.pendingChanges = pendingChanges
     }
 
@@ -3031,6 +3047,8 @@ public struct FfiConverterTypeOrderDetail: FfiConverterRustBuffer {
                 readings: FfiConverterSequenceTypeMeterReading.read(from: &buf), 
                 replacements: FfiConverterSequenceTypeMeterReplacement.read(from: &buf), 
                 evaluations: FfiConverterSequenceTypeEvaluation.read(from: &buf), 
+                photos: FfiConverterSequenceTypePhoto.read(from: &buf), 
+                documents: FfiConverterTypeDocumentChecklist.read(from: &buf), 
                 pendingChanges: FfiConverterUInt64.read(from: &buf)
         )
     }
@@ -3042,6 +3060,8 @@ public struct FfiConverterTypeOrderDetail: FfiConverterRustBuffer {
         FfiConverterSequenceTypeMeterReading.write(value.readings, into: &buf)
         FfiConverterSequenceTypeMeterReplacement.write(value.replacements, into: &buf)
         FfiConverterSequenceTypeEvaluation.write(value.evaluations, into: &buf)
+        FfiConverterSequenceTypePhoto.write(value.photos, into: &buf)
+        FfiConverterTypeDocumentChecklist.write(value.documents, into: &buf)
         FfiConverterUInt64.write(value.pendingChanges, into: &buf)
     }
 }

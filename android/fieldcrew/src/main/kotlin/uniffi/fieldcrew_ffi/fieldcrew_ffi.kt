@@ -4135,6 +4135,16 @@ data class OrderDetail (
     var `evaluations`: List<Evaluation>
     , 
     /**
+     * The photos taken on this device.
+     */
+    var `photos`: List<Photo>
+    , 
+    /**
+     * What documents the order needs, captured and missing.
+     */
+    var `documents`: DocumentChecklist
+    , 
+    /**
      * Changes of this order not yet on the server.
      */
     var `pendingChanges`: kotlin.ULong
@@ -4160,6 +4170,8 @@ public object FfiConverterTypeOrderDetail: FfiConverterRustBuffer<OrderDetail> {
             FfiConverterSequenceTypeMeterReading.read(buf),
             FfiConverterSequenceTypeMeterReplacement.read(buf),
             FfiConverterSequenceTypeEvaluation.read(buf),
+            FfiConverterSequenceTypePhoto.read(buf),
+            FfiConverterTypeDocumentChecklist.read(buf),
             FfiConverterULong.read(buf),
         )
     }
@@ -4171,6 +4183,8 @@ public object FfiConverterTypeOrderDetail: FfiConverterRustBuffer<OrderDetail> {
             FfiConverterSequenceTypeMeterReading.allocationSize(value.`readings`) +
             FfiConverterSequenceTypeMeterReplacement.allocationSize(value.`replacements`) +
             FfiConverterSequenceTypeEvaluation.allocationSize(value.`evaluations`) +
+            FfiConverterSequenceTypePhoto.allocationSize(value.`photos`) +
+            FfiConverterTypeDocumentChecklist.allocationSize(value.`documents`) +
             FfiConverterULong.allocationSize(value.`pendingChanges`)
     )
 
@@ -4181,6 +4195,8 @@ public object FfiConverterTypeOrderDetail: FfiConverterRustBuffer<OrderDetail> {
             FfiConverterSequenceTypeMeterReading.write(value.`readings`, buf)
             FfiConverterSequenceTypeMeterReplacement.write(value.`replacements`, buf)
             FfiConverterSequenceTypeEvaluation.write(value.`evaluations`, buf)
+            FfiConverterSequenceTypePhoto.write(value.`photos`, buf)
+            FfiConverterTypeDocumentChecklist.write(value.`documents`, buf)
             FfiConverterULong.write(value.`pendingChanges`, buf)
     }
 }
