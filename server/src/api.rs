@@ -605,8 +605,10 @@ async fn progress(
     Path(number): Path<String>,
     Query(q): Query<ProgressQuery>,
 ) -> Result<Json<CustomerProgress>> {
+    let blobs = state.photos.clone();
+    let on_server = move |sha: &str| blobs.photo_file(sha, false).is_some();
     Ok(Json(
-        blocking(&state, move |s| s.progress(&number, &q.account)).await?,
+        blocking(&state, move |s| s.progress(&number, &q.account, &on_server)).await?,
     ))
 }
 

@@ -325,3 +325,126 @@ fn a_wrong_secret_is_refused_and_an_expired_token_says_it_expired() {
     let valid = admin(json!({ "member_id": "m1", "device": "p3", "expires_at": later }));
     assert_eq!(me(&valid).0, StatusCode::OK);
 }
+
+fn progress_of(w: &World, number: &str, account: &str) -> CustomerProgress {
+    let (s, v) = w.office.call_with(
+        "",
+        Method::GET,
+        &format!("/v1/public/progress/{number}?account={account}"),
+        None,
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    serde_json::from_value(v).expect("progress")
+}
+
+#[test]
+fn the_customer_sees_a_cancelled_order_the_crew_completed_anyway_as_completed() {
+    let w = World::new();
+    let o = w
+        .office
+        .create(vec![new_order("5001", "C1", WorkKind::MeterCheck, 1)])
+        .remove(0)
+        .order;
+    let phone = w.device("p1", "m1", "C1");
+    phone.sync().expect("sync");
+    // Offline, the crew does the work; meanwhile dispatch cancels the order.
+    phone.complete(&o, "1010");
+    w.office.cancel(o.id, "customer called to cancel");
+    phone.sync().expect("sync");
+    let d = w.office.detail(o.id);
+    assert_eq!(d.order.status, Status::Completed);
+    let at = |to: Status| {
+        d.timeline
+            .iter()
+            .find(|e| e.to == to)
+            .map(|e| e.at)
+            .expect("event")
+    };
+    let (accepted, created) = (o.accepted_at, d.history[0].at);
+    let (arrived, completed) = (at(Status::Arrived), at(Status::Completed));
+    let p = progress_of(&w, "5001", "A5001");
+    assert_eq!(p.status, Status::Completed);
+    let steps: Vec<(&str, Option<_>, Option<_>)> = p
+        .steps
+        .iter()
+        .map(|s| (s.step.as_str(), s.started_at, s.finished_at))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("application_accepted", Some(accepted), Some(accepted)),
+            ("dispatched", Some(created), Some(arrived)),
+            ("site_visit", Some(arrived), Some(completed)),
+            ("completed", Some(completed), Some(completed)),
+        ]
+    );
+
+    // An order cancelled before anyone went shows the cancellation, and nothing done.
+    let other = w
+        .office
+        .create(vec![new_order("5002", "C1", WorkKind::MeterCheck, 2)])
+        .remove(0)
+        .order;
+    w.office.cancel(other.id, "duplicate");
+    let cancelled_at = w.office.detail(other.id).timeline[0].at;
+    let p = progress_of(&w, "5002", "A5002");
+    assert_eq!(p.status, Status::Cancelled);
+    let last = p.steps.last().expect("steps");
+    assert_eq!(
+        (last.step.as_str(), last.started_at, last.finished_at),
+        ("cancelled", Some(cancelled_at), Some(cancelled_at))
+    );
+    assert_eq!(
+        (p.steps[2].started_at, p.steps[2].finished_at),
+        (None, None),
+        "no site visit"
+    );
+}
+
+#[test]
+fn the_customer_is_asked_only_for_documents_not_yet_received() {
+    use fieldcrew_core::sync::NetworkKind;
+    use fieldcrew_core::work_order::DocumentKind::{self, IdCard, PropertyCertificate};
+    let w = World::new();
+    // A meter removal requires the ID card and the property certificate from the customer (and
+    // the crew's meter photo and signature, which are not the customer's to prepare).
+    let o = w
+        .office
+        .create(vec![new_order("6001", "C1", WorkKind::MeterRemoval, 1)])
+        .remove(0)
+        .order;
+    let to_prepare = || progress_of(&w, "6001", "A6001").to_prepare;
+    assert_eq!(to_prepare(), [IdCard, PropertyCertificate]);
+    // The customer sends the property certificate online; the office adds it.
+    let (s, body) = w.office.bytes(
+        Method::POST,
+        &format!(
+            "/v1/office/orders/{}/documents?kind=property_certificate",
+            o.id
+        ),
+        "image/jpeg",
+        camera_jpeg(300, 200, 11),
+    );
+    assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(to_prepare(), [IdCard]);
+    // The crew photographs the ID card on site: the record alone is not the document, its
+    // bytes on the server are.
+    let phone = w.device("p1", "m1", "C1");
+    phone.sync().expect("sync");
+    phone
+        .store
+        .add_photo(o.id, DocumentKind::IdCard, &camera_jpeg(320, 240, 12))
+        .expect("photo");
+    phone
+        .client
+        .sync_with_photos(&phone.store, NetworkKind::Metered, &mut |_| {}, &mut |_| {})
+        .expect("data only");
+    assert_eq!(w.office.detail(o.id).photos.len(), 2);
+    assert_eq!(to_prepare(), [IdCard]);
+    let r = phone
+        .client
+        .transfer_photos(&phone.store, NetworkKind::Unmetered, &mut |_| {})
+        .expect("upload");
+    assert_eq!(r.uploaded, 1);
+    assert_eq!(to_prepare(), Vec::<DocumentKind>::new());
+}

@@ -330,7 +330,9 @@ pub struct CustomerProgress {
     pub steps: Vec<ProgressStep>,
     pub appointment: Appointment,
     pub fees: Vec<Fee>,
-    /// Documents the customer must still prepare.
+    /// Documents the customer must still prepare: those the customer supplies (business
+    /// licence, property certificate, ID card) that the order requires and the server has not
+    /// received yet (a backed photo of that kind whose bytes are on the server).
     pub to_prepare: Vec<DocumentKind>,
 }
 
@@ -374,7 +376,14 @@ pub trait Storage: Send + Sync + 'static {
         action: &ConflictAction,
     ) -> Result<Conflict>;
     fn crew_load(&self, crew_id: &str, day: chrono::NaiveDate) -> Result<CrewLoad>;
-    fn progress(&self, number: &str, account: &str) -> Result<CustomerProgress>;
+    /// The customer's view. `on_server`: whether the verified bytes of a content address are in
+    /// place (they live in [`crate::photos::PhotoBlobs`]), for the documents already received.
+    fn progress(
+        &self,
+        number: &str,
+        account: &str,
+        on_server: &dyn Fn(&str) -> bool,
+    ) -> Result<CustomerProgress>;
 
     // Photos (the bytes live in [`crate::photos::PhotoBlobs`]).
     /// Every photo record with this content address, with its order's crew.

@@ -2011,7 +2011,12 @@ impl Storage for SqliteStorage {
         .map(|(p, _)| p)
     }
 
-    fn progress(&self, number: &str, account: &str) -> Result<CustomerProgress> {
+    fn progress(
+        &self,
+        number: &str,
+        account: &str,
+        on_server: &dyn Fn(&str) -> bool,
+    ) -> Result<CustomerProgress> {
         self.read(|c| {
             let row: Option<(String, String, String, i64)> = c
                 .prepare_cached("SELECT id, doc, fees, created_at FROM orders WHERE number = ?1 AND account = ?2")?
@@ -2042,10 +2047,22 @@ impl Storage for SqliteStorage {
                     finished_at: finished,
                 },
             ];
-            if let Some(at) = first(&[Status::Cancelled]) {
-                steps.push(ProgressStep { step: "cancelled".into(), started_at: Some(at), finished_at: Some(at) });
+            // The order's status decides the last step, not whether it was ever cancelled: work
+            // the crew completed on an order dispatch had cancelled stands (the order ends
+            // completed, with a conflict for dispatch), and the customer sees it done.
+            if order.status == Status::Cancelled {
+                let at = first(&[Status::Cancelled]);
+                steps.push(ProgressStep { step: "cancelled".into(), started_at: at, finished_at: at });
             } else {
                 steps.push(ProgressStep { step: "completed".into(), started_at: finished, finished_at: finished });
+            }
+            // A document is received once a backed photo of its kind is on the server.
+            let photos: Vec<fieldcrew_core::store::Photo> = load_facts(c, id, "photo")?;
+            let mut received = Vec::new();
+            for p in &photos {
+                if !received.contains(&p.kind) && on_server(&p.sha256) && is_owner(c, &p.sha256, &p.member_id)? {
+                    received.push(p.kind);
+                }
             }
             use fieldcrew_core::work_order::DocumentKind as D;
             Ok(CustomerProgress {
@@ -2060,6 +2077,7 @@ impl Storage for SqliteStorage {
                     .iter()
                     .copied()
                     .filter(|d| matches!(d, D::BusinessLicence | D::PropertyCertificate | D::IdCard))
+                    .filter(|d| !received.contains(d))
                     .collect(),
             })
         })
