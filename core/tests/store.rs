@@ -805,3 +805,35 @@ fn wiping_refuses_to_lose_unsynced_work_unless_told() {
     assert_eq!(fresh.pending_count().unwrap(), 0);
     assert_eq!(fresh.session().unwrap(), None);
 }
+
+#[test]
+fn positions_are_stored_and_queued_at_site_level_only() {
+    let t = open_at(morning());
+    let o = order("GD-GPS-1", WorkKind::MeterCheck, morning());
+    t.store
+        .save_server_orders(std::slice::from_ref(&o))
+        .unwrap();
+    // What a phone's GPS hands over: seven decimals (about a centimetre) and a fine accuracy.
+    let precise = Fix::new(30.274_156_3, 120.155_173_8, Some(3.27)).unwrap();
+    t.store
+        .report_status(&StatusReport {
+            order_id: o.id,
+            to: Status::Accepted,
+            reason: None,
+            note: String::new(),
+            fix: Some(precise),
+        })
+        .unwrap();
+    let event = &t.store.order_detail(o.id).unwrap().timeline[0];
+    let fix = event.fix.expect("fix kept");
+    assert_eq!((fix.point.lat, fix.point.lon), (30.2742, 120.1552));
+    assert_eq!(fix.accuracy_m, Some(3.0));
+    // What goes to the server is the same coarse position, and the precise one is nowhere in
+    // the outbox.
+    let queued = t.store.pending(10).unwrap()[0].fields.to_string();
+    assert!(
+        queued.contains("30.2742") && queued.contains("120.1552"),
+        "{queued}"
+    );
+    assert!(!queued.contains("30.274156") && !queued.contains("120.155173"));
+}
