@@ -210,3 +210,54 @@ fn damaged_files_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_small_webp_declaring_49_megapixels_is_refused_from_its_header() {
+    let bomb = webp_claiming(7000, 7000);
+    assert!(bomb.len() < 1024, "{} bytes", bomb.len());
+    let want = PhotoError::ImplausibleSize {
+        width: 7000,
+        height: 7000,
+        bytes: bomb.len() as u64,
+    };
+    assert_eq!(refused(&bomb), want);
+    assert_eq!(probe(&bomb, &NormalizeOptions::default()), Err(want));
+    // Over the 50 MP budget it is TooManyPixels, as for PNG and JPEG.
+    assert!(matches!(
+        refused(&webp_claiming(16_000, 16_000)),
+        PhotoError::TooManyPixels { .. }
+    ));
+    // A WebP cut inside its image data is truncated, not decoded in part.
+    let full = webp(64, 48);
+    assert_eq!(refused(&full[..full.len() - 8]), PhotoError::Truncated);
+}
+
+#[test]
+fn a_tiny_but_real_webp_under_2048_by_2048_still_decodes() {
+    // A near-blank lossless screenshot: a few hundred bytes for 1.2 MP, far more pixels a byte
+    // than the plausibility rule allows above 2048 x 2048, but under it anything goes.
+    let input = webp(1200, 1000);
+    assert!(input.len() < 4096, "{} bytes", input.len());
+    let out = normalize(&input, &NormalizeOptions::default()).unwrap();
+    assert_eq!((out.width, out.height), (1200, 1000));
+}
+
+#[test]
+fn a_progressive_jpeg_declaring_far_more_than_its_data_plausibly_holds() {
+    // About 110 KB declaring 49 MP: enough bits for one per 8x8 block (so it passes the
+    // baseline rule), but jpeg-decoder would hold 150 MB of coefficients for it.
+    let bomb = progressive_jpeg_claiming(7000, 7000);
+    assert!(
+        (7000 / 8) * (7000 / 8) / 8 < bomb.len() && bomb.len() < 200_000,
+        "{} bytes",
+        bomb.len()
+    );
+    assert!(matches!(
+        refused(&bomb),
+        PhotoError::ImplausibleSize {
+            width: 7000,
+            height: 7000,
+            ..
+        }
+    ));
+}

@@ -70,6 +70,24 @@ fn bombs_are_refused_with_little_memory_and_real_photos_stay_bounded() {
         "49 MP PNG claim refused using {peak} bytes"
     );
 
+    // A 1 KB WebP declaring 7000 x 7000 (lossless WebP has no per-pixel floor, so only a
+    // plausibility rule tells it from a real image): refused from the header. Without it the
+    // image crate allocated the whole 147 MB canvas before failing.
+    let webp_bomb = webp_claiming(7000, 7000);
+    let (result, peak) = peak_during(|| normalize(&webp_bomb, &options));
+    assert!(matches!(result, Err(PhotoError::ImplausibleSize { .. })));
+    assert!(peak < 64 * 1024, "WebP bomb refused using {peak} bytes");
+
+    // A 110 KB progressive JPEG declaring 49 MP (a bit per block: passes the baseline rule):
+    // refused from the header instead of holding 150 MB of coefficients.
+    let progressive_bomb = progressive_jpeg_claiming(7000, 7000);
+    let (result, peak) = peak_during(|| normalize(&progressive_bomb, &options));
+    assert!(matches!(result, Err(PhotoError::ImplausibleSize { .. })));
+    assert!(
+        peak < 64 * 1024,
+        "progressive JPEG bomb refused using {peak} bytes"
+    );
+
     // A real 1600 x 1200 photo bound for 640 px is decoded at 1/2 (800 x 600), never at full
     // size: its whole normalisation peaks under what the full-size RGB alone would take.
     let photo = plain_jpeg(1600, 1200);

@@ -23,6 +23,13 @@ pub enum PhotoError {
     /// The header declares a zero width or height.
     #[error("image has zero width or height")]
     ZeroSize,
+    /// The header declares far more pixels than data of this size plausibly holds (a progressive
+    /// JPEG or a WebP; e.g. a few KB declaring 49 MP): a decompression bomb, refused from the
+    /// header. Images up to 2048 x 2048 are never refused for this.
+    #[error(
+        "image declares {width}x{height} pixels in only {bytes} bytes of data: refused as a likely decompression bomb"
+    )]
+    ImplausibleSize { width: u32, height: u32, bytes: u64 },
     /// The data ends before the image does (cut-off upload or copy; JPEG without EOI).
     #[error("image data is truncated")]
     Truncated,

@@ -19,6 +19,42 @@ pub(crate) struct Header<'a> {
     /// The data after the header is too short to hold the declared pixels, however well
     /// compressed: a cut-off file, or a bomb.
     pub too_short: bool,
+    /// A progressive JPEG's entropy-coded data (from the first scan on), or a whole WebP: the
+    /// bytes the pixels are judged against by [`implausible`].
+    pub plausibility_bytes: Option<u64>,
+    /// Progressive JPEG (jpeg-decoder holds every coefficient of the image until the last scan).
+    pub progressive: bool,
+}
+
+/// Up to this many declared pixels (2048 x 2048), any input size is plausible: a near-blank
+/// lossless WebP screenshot of 1080 x 2400 is about 1 KB, and the decode costs at most 16 MiB.
+pub(crate) const PLAUSIBLE_ANY_SIZE_PIXELS: u64 = 1 << 22;
+/// Above that, a WebP must carry at least a byte for every 1024 pixels (1/128 bit a pixel).
+/// Lossy photos take about 1/40 of a byte a pixel and lossy screenshots 1/60; even a solid
+/// 7000 x 7000 lossy WebP from libwebp takes 87 KB, 1/560. Lossless WebP has no such floor (a
+/// single-colour image costs almost nothing whatever its size), so this is a plausibility rule,
+/// not a bound: it refuses only huge near-blank images, which no crew photographs.
+pub(crate) const WEBP_PIXELS_PER_BYTE: u64 = 1024;
+/// Above that, a progressive JPEG must carry at least a byte for every 128 pixels (4 bits an
+/// 8x8 block; real photos take 30 to 100). Every baseline or progressive block costs at least a
+/// bit, which `too_short` checks; progressive ones get this stricter rule as well because
+/// jpeg-decoder holds all their coefficients (3 bytes a pixel at 4:2:0, 150 MB for a 49 MP
+/// claim in a 100 KB file) before the last scan.
+pub(crate) const PROGRESSIVE_PIXELS_PER_BYTE: u64 = 128;
+
+/// True when the declared size is implausible for the bytes that should carry it (see the
+/// constants above). Memory for such input is then bounded by the input's size: at most
+/// max(`PLAUSIBLE_ANY_SIZE_PIXELS`, bytes x pixels-per-byte) pixels are ever decoded.
+fn implausible(h: &Header<'_>) -> bool {
+    let Some(bytes) = h.plausibility_bytes else {
+        return false;
+    };
+    let pixels = u64::from(h.width) * u64::from(h.height);
+    let per_byte = match h.format {
+        SourceFormat::WebP => WEBP_PIXELS_PER_BYTE,
+        _ => PROGRESSIVE_PIXELS_PER_BYTE,
+    };
+    pixels > PLAUSIBLE_ANY_SIZE_PIXELS && pixels > bytes.saturating_mul(per_byte)
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u32> {
@@ -73,6 +109,13 @@ pub(crate) fn read<'a>(
     if header.too_short {
         return Err(PhotoError::Truncated);
     }
+    if implausible(&header) {
+        return Err(PhotoError::ImplausibleSize {
+            width: header.width,
+            height: header.height,
+            bytes: header.plausibility_bytes.unwrap_or(0),
+        });
+    }
     Ok(header)
 }
 
@@ -82,6 +125,7 @@ fn jpeg(b: &[u8]) -> Result<Header<'_>, PhotoError> {
     let mut size = None;
     let mut exif = None;
     let mut icc_bytes = 0usize;
+    let mut progressive = false;
     loop {
         match b.get(pos) {
             None => return Err(PhotoError::Truncated),
@@ -133,6 +177,7 @@ fn jpeg(b: &[u8]) -> Result<Header<'_>, PhotoError> {
                     )));
                 }
                 size = Some((width, height));
+                progressive = marker == 0xC2;
             }
             0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
                 return Err(PhotoError::UnsupportedFormat {
@@ -153,7 +198,8 @@ fn jpeg(b: &[u8]) -> Result<Header<'_>, PhotoError> {
                 // code is never shorter), so a header declaring far more blocks than the data
                 // could hold is a cut-off file or a bomb; jpeg-decoder would fill the rest gray.
                 let blocks = u64::from(width.div_ceil(8)) * u64::from(height.div_ceil(8));
-                let too_short = ((b.len() - pos) as u64).saturating_mul(8) < blocks;
+                let rest = (b.len() - pos) as u64;
+                let too_short = rest.saturating_mul(8) < blocks;
                 return Ok(Header {
                     format: SourceFormat::Jpeg,
                     width,
@@ -161,6 +207,8 @@ fn jpeg(b: &[u8]) -> Result<Header<'_>, PhotoError> {
                     exif,
                     icc_bytes,
                     too_short,
+                    plausibility_bytes: progressive.then_some(rest),
+                    progressive,
                 });
             }
             _ => {}
@@ -219,6 +267,8 @@ fn png(b: &[u8]) -> Result<Header<'_>, PhotoError> {
                     exif,
                     icc_bytes,
                     too_short,
+                    plausibility_bytes: None,
+                    progressive: false,
                 });
             }
             _ => {}
@@ -233,6 +283,7 @@ fn webp(b: &[u8]) -> Result<Header<'_>, PhotoError> {
     let mut size = None;
     let mut icc_bytes = 0usize;
     let mut exif = None;
+    let mut too_short = false;
     while let Some(kind) = b.get(pos..pos + 4) {
         let len = u32::from_le_bytes(
             b.get(pos + 4..pos + 8)
@@ -241,6 +292,10 @@ fn webp(b: &[u8]) -> Result<Header<'_>, PhotoError> {
                 .map_err(|_| PhotoError::Truncated)?,
         ) as usize;
         let data = &b[(pos + 8).min(b.len())..(pos + 8).saturating_add(len).min(b.len())];
+        // The image data (a still frame, or an animation frame) runs past the end: cut off.
+        if matches!(kind, b"VP8 " | b"VP8L" | b"ANMF") && data.len() < len {
+            too_short = true;
+        }
         match kind {
             b"VP8X" if size.is_none() => {
                 size = Some((
@@ -283,6 +338,8 @@ fn webp(b: &[u8]) -> Result<Header<'_>, PhotoError> {
         height,
         exif,
         icc_bytes,
-        too_short: false,
+        too_short,
+        plausibility_bytes: Some(b.len() as u64),
+        progressive: false,
     })
 }

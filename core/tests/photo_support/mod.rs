@@ -228,3 +228,62 @@ pub fn jpeg_claiming(w: u16, h: u16) -> Vec<u8> {
     j[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
     j
 }
+
+/// A lossless WebP (image crate's encoder) of `w` x `h` pixels of one colour but the first few.
+pub fn webp(w: u32, h: u32) -> Vec<u8> {
+    let img = image::DynamicImage::ImageRgb8(image::ImageBuffer::from_fn(w, h, |x, y| {
+        if x + y < 8 {
+            image::Rgb([x as u8 * 30, 0, 0])
+        } else {
+            image::Rgb([240, 240, 230])
+        }
+    }));
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::WebP)
+        .expect("webp");
+    out.into_inner()
+}
+
+/// A valid small lossless WebP with its VP8L header rewritten to declare `w` x `h` (each at
+/// most 16384): a WebP bomb's shape.
+pub fn webp_claiming(w: u32, h: u32) -> Vec<u8> {
+    let mut b = webp(24, 16);
+    let at = b
+        .windows(4)
+        .position(|c| c == b"VP8L")
+        .expect("lossless chunk")
+        + 8;
+    assert_eq!(b[at], 0x2F, "VP8L signature");
+    let old = u32::from_le_bytes(b[at + 1..at + 5].try_into().unwrap());
+    let bits = (old & !((1 << 28) - 1)) | (w - 1) | ((h - 1) << 14);
+    b[at + 1..at + 5].copy_from_slice(&bits.to_le_bytes());
+    b
+}
+
+/// A progressive JPEG of noise (about 110 KB: enough data for a bit per 8x8 block of a 49 MP
+/// image) with its frame header rewritten to declare `w` x `h`.
+pub fn progressive_jpeg_claiming(w: u16, h: u16) -> Vec<u8> {
+    let noise = rgb(240, 200, |x, y| {
+        let v =
+            (x.wrapping_mul(0x9E37_79B1) ^ y.wrapping_mul(0x85EB_CA77)).wrapping_mul(0xC2B2_AE3D);
+        let v = (v ^ (v >> 15)).to_le_bytes();
+        [v[0], v[1], v[2]]
+    });
+    let mut j = jpeg(
+        240,
+        200,
+        &noise,
+        JpegSpec {
+            progressive: true,
+            quality: 100,
+            ..Default::default()
+        },
+    );
+    let sof = j
+        .windows(2)
+        .position(|p| p == [0xFF, 0xC2])
+        .expect("progressive frame header");
+    j[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+    j[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
+    j
+}
