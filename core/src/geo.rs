@@ -53,15 +53,22 @@ fn site_level(x: f64) -> f64 {
     (x * scale).round() / scale
 }
 
+impl GeoPoint {
+    /// The position rounded to [`SITE_DECIMALS`], as it is stored and sent.
+    pub fn site_level(self) -> GeoPoint {
+        GeoPoint {
+            lat: site_level(self.lat),
+            lon: site_level(self.lon),
+        }
+    }
+}
+
 impl Fix {
     /// The fix as it is stored and sent: the position rounded to [`SITE_DECIMALS`] and the
-    /// accuracy to whole metres (never finer than the rounding).
+    /// accuracy to whole metres (at least 1 m).
     pub fn site_level(self) -> Fix {
         Fix {
-            point: GeoPoint {
-                lat: site_level(self.point.lat),
-                lon: site_level(self.point.lon),
-            },
+            point: self.point.site_level(),
             accuracy_m: self.accuracy_m.map(|a| a.round().max(1.0)),
         }
     }

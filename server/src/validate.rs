@@ -182,15 +182,19 @@ pub fn crew_op(op: &PushOp, caller: &Caller, now: DateTime<Utc>) -> Result<Check
             Ok(Checked::Fields(out))
         }
         (Entity::StatusEvent, Op::Create) => {
-            let e: StatusEvent = parse(&op.fields, "status event")?;
+            let mut e: StatusEvent = parse(&op.fields, "status event")?;
             same(e.id, e.order_id, &e.member_id, e.hlc)?;
             check_time(e.at, now)?;
             check_text("note", &e.note, MAX_NOTES)?;
             check_transition(Actor::Crew, e.from, e.to, e.reason, &e.note)
                 .map_err(|t| (RejectCode::IllegalTransition, t.to_string()))?;
             if let Some(fix) = e.fix {
-                fieldcrew_core::geo::Fix::new(fix.point.lat, fix.point.lon, fix.accuracy_m)
-                    .map_err(|x| invalid(x.to_string()))?;
+                // Kept at site level whatever the client sent (phones already round).
+                e.fix = Some(
+                    fieldcrew_core::geo::Fix::new(fix.point.lat, fix.point.lon, fix.accuracy_m)
+                        .map_err(|x| invalid(x.to_string()))?
+                        .site_level(),
+                );
             }
             Ok(Checked::Event(e))
         }
@@ -246,9 +250,10 @@ pub fn crew_op(op: &PushOp, caller: &Caller, now: DateTime<Utc>) -> Result<Check
             Ok(Checked::Meter(m))
         }
         (Entity::Photo, Op::Create) => {
-            let p: Photo = parse(&op.fields, "photo")?;
+            let mut p: Photo = parse(&op.fields, "photo")?;
             same(p.id, p.order_id, &p.member_id, p.hlc)?;
             check_photo(&p, now)?;
+            p.location = p.location.map(fieldcrew_core::geo::GeoPoint::site_level);
             Ok(Checked::Photo(p))
         }
         (Entity::Conflict, Op::Update) => {
@@ -331,6 +336,52 @@ mod tests {
             .expect_err("refused");
         assert_eq!(code, RejectCode::Invalid);
         assert!(reason.contains("ahead of the server's clock"), "{reason}");
+    }
+
+    #[test]
+    fn positions_are_kept_at_site_level_whatever_the_client_sends() {
+        use crate::storage::Role;
+        use fieldcrew_core::geo::{Fix, GeoPoint};
+        use fieldcrew_core::work_order::Status;
+        let now = Utc::now();
+        let hlc = stamp(now);
+        let (id, order_id) = (Uuid::now_v7(), Uuid::now_v7());
+        let event = StatusEvent {
+            id,
+            order_id,
+            from: Status::EnRoute,
+            to: Status::Arrived,
+            reason: None,
+            note: String::new(),
+            at: now,
+            fix: Some(Fix::new(30.274_156_3, 120.155_173_8, Some(2.6)).expect("fix")),
+            member_id: "m1".into(),
+            hlc,
+        };
+        let op = PushOp {
+            op_id: Uuid::now_v7(),
+            entity: Entity::StatusEvent,
+            entity_id: id.to_string(),
+            order_id,
+            op: Op::Create,
+            fields: serde_json::to_value(&event).expect("json"),
+            base_version: 1,
+            hlc,
+        };
+        let caller = Caller {
+            member_id: "m1".into(),
+            crew_id: Some("C1".into()),
+            role: Role::Crew,
+            device: "p1".into(),
+        };
+        match crew_op(&op, &caller, now) {
+            Ok(Checked::Event(e)) => {
+                let fix = e.fix.expect("fix");
+                assert_eq!(fix.point, GeoPoint::new(30.2742, 120.1552).expect("point"));
+                assert_eq!(fix.accuracy_m, Some(3.0));
+            }
+            other => panic!("expected the event, got {other:?}"),
+        }
     }
 
     #[test]

@@ -93,6 +93,9 @@ impl Photo {
         if self.sensitive != self.kind.is_sensitive() {
             return Err("sensitive does not match the document kind".into());
         }
+        if let Some(p) = self.location {
+            crate::geo::GeoPoint::new(p.lat, p.lon).map_err(|e| e.to_string())?;
+        }
         Ok(())
     }
 }
@@ -235,14 +238,7 @@ fn insert_photo(
         original_height: n.source.height,
         captured_at,
         // Site-level precision, as for status reports (the camera's EXIF may be finer).
-        location: n.capture.location.map(|p| {
-            crate::geo::Fix {
-                point: p,
-                accuracy_m: None,
-            }
-            .site_level()
-            .point
-        }),
+        location: n.capture.location.map(crate::geo::GeoPoint::site_level),
         // Stored in milliseconds: return what a later read returns.
         added_at: DateTime::from_timestamp_millis(ms(ctx.now)).unwrap_or(ctx.now),
         member_id: session.member_id,
