@@ -177,7 +177,12 @@ pub(crate) fn write_order(
 ) -> Result<()> {
     check_order(order)?;
     let loc = order.site.location;
-    tx.prepare_cached(
+    let id = order.id.to_string();
+    // A new order (every one of an initial pull) has no meters or search row to replace.
+    let existed = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM work_orders WHERE id = ?1)")?
+        .query_row([&id], |r| r.get::<_, bool>(0))?;
+    let rid: i64 = tx.prepare_cached(
         "INSERT INTO work_orders (id, number, kind, status, priority, customer_name, customer_account,
              customer_phone, address, area, lat, lon, appointment, accepted_at, due_at, agenda_at,
              required_documents, dispatch_notes, crew_notes, crew_id, member_id, version, updated_at, survey)
@@ -190,10 +195,12 @@ pub(crate) fn write_order(
              agenda_at = excluded.agenda_at, required_documents = excluded.required_documents,
              dispatch_notes = excluded.dispatch_notes, crew_notes = excluded.crew_notes,
              crew_id = excluded.crew_id, member_id = excluded.member_id, version = excluded.version,
-             updated_at = excluded.updated_at, survey = excluded.survey",
+             updated_at = excluded.updated_at, survey = excluded.survey
+         RETURNING rid",
     )?
-    .execute(params![
-        order.id.to_string(),
+    .query_row(
+        params![
+        id,
         order.number,
         order.kind.as_str(),
         order.status.as_str(),
@@ -217,13 +224,30 @@ pub(crate) fn write_order(
         order.version,
         ms(now),
         order.survey.as_ref().map(serde_json::to_string).transpose()?,
-    ])?;
-    tx.prepare_cached("DELETE FROM meters WHERE order_id = ?1")?
-        .execute([order.id.to_string()])?;
+        ],
+        |r| r.get(0),
+    )?;
+    if existed {
+        tx.prepare_cached("DELETE FROM meters WHERE order_id = ?1")?
+            .execute([&id])?;
+        tx.prepare_cached("DELETE FROM order_search WHERE rowid = ?1")?
+            .execute([rid])?;
+    }
     for meter in &order.meters {
         insert_meter(tx, order.id, meter)?;
     }
-    reindex(tx, order.id)
+    // The search text from the order in hand, the same text `reindex` reads back from the rows.
+    let mut body = format!(
+        "{}\n{}\n{}\n{}",
+        order.number, order.customer.account_number, order.customer.name, order.site.address
+    );
+    for m in &order.meters {
+        body.push('\n');
+        body.push_str(&m.asset_number);
+    }
+    tx.prepare_cached("INSERT INTO order_search (rowid, body) VALUES (?1, ?2)")?
+        .execute(params![rid, body])?;
+    Ok(())
 }
 
 pub(crate) fn insert_meter(tx: &Transaction<'_>, order_id: Uuid, meter: &Meter) -> Result<()> {

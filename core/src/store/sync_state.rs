@@ -415,17 +415,28 @@ impl Store {
             }
             let mut stats = PageStats::default();
             let mut pending_conflicts: Vec<(Uuid, ConflictAction)> = Vec::new();
+            // Nothing waits to be sent or removed (an initial pull, or most pulls after a
+            // push): no order of the page needs its pending edits laid on top again.
+            let (outbox_empty, mut deferred_empty): (bool, bool) = tx.query_row(
+                "SELECT NOT EXISTS (SELECT 1 FROM outbox), NOT EXISTS (SELECT 1 FROM deferred_removals)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             for change in &page.changes {
                 match change {
-                    PulledChange::Order { order, .. } => {
+                    PulledChange::Order { order, photos, .. } => {
                         write_order(tx, order, ctx.now)?;
                         insert_facts(tx, change)?;
-                        if let PulledChange::Order { photos, .. } = change {
-                            super::transfer::note_remote_photos(tx, photos)?;
+                        super::transfer::note_remote_photos(tx, photos)?;
+                        if !outbox_empty {
+                            reapply_pending(tx, order.id)?;
                         }
-                        reapply_pending(tx, order.id)?;
-                        tx.prepare_cached("DELETE FROM deferred_removals WHERE order_id = ?1")?
+                        if !deferred_empty {
+                            tx.prepare_cached(
+                                "DELETE FROM deferred_removals WHERE order_id = ?1",
+                            )?
                             .execute([order.id.to_string()])?;
+                        }
                         stats.orders += 1;
                     }
                     PulledChange::Removal { order_id, .. } => {
@@ -440,6 +451,7 @@ impl Store {
                                 "INSERT OR IGNORE INTO deferred_removals (order_id) VALUES (?1)",
                             )?
                             .execute([&id])?;
+                            deferred_empty = false;
                             stats.deferred_removals += 1;
                         } else if remove_order(tx, &id)? {
                             stats.removed += 1;

@@ -30,8 +30,8 @@ pub struct PullResponse {
     pub server_hlc: Hlc,
 }
 
-/// One change in a pulled page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One change in a pulled page: a JSON object whose `kind` names the variant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PulledChange {
     /// The order as the server holds it now, with every fact recorded on it.
@@ -56,6 +56,121 @@ pub enum PulledChange {
     Removal { seq: i64, order_id: Uuid },
     /// A conflict raised on, acknowledged or resolved for one of the crew's orders.
     Conflict { seq: i64, conflict: Conflict },
+}
+
+/// The variants' fields, for [`PulledChange`]'s deserializer.
+#[derive(Deserialize)]
+struct OrderChange {
+    seq: i64,
+    order: WorkOrder,
+    #[serde(default)]
+    timeline: Vec<StatusEvent>,
+    #[serde(default)]
+    readings: Vec<MeterReading>,
+    #[serde(default)]
+    replacements: Vec<MeterReplacement>,
+    #[serde(default)]
+    evaluations: Vec<Evaluation>,
+    #[serde(default)]
+    photos: Vec<Photo>,
+}
+
+#[derive(Deserialize)]
+struct RemovalChange {
+    seq: i64,
+    order_id: Uuid,
+}
+
+#[derive(Deserialize)]
+struct ConflictChange {
+    seq: i64,
+    conflict: Conflict,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ChangeKind {
+    Order,
+    Removal,
+    Conflict,
+}
+
+/// serde's derive for an internally tagged enum first buffers every change into a generic tree
+/// (the tag may come last), then reads the variant from it: a pulled page of 10,000 orders
+/// spent most of its parse time there. The server writes `kind` first, so this reads the rest
+/// of the object straight into the variant; an object whose `kind` comes later still parses,
+/// through a JSON tree.
+impl<'de> Deserialize<'de> for PulledChange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ChangeVisitor)
+    }
+}
+
+struct ChangeVisitor;
+
+impl ChangeVisitor {
+    fn variant<'de, D: serde::Deserializer<'de>>(
+        kind: ChangeKind,
+        rest: D,
+    ) -> Result<PulledChange, D::Error> {
+        Ok(match kind {
+            ChangeKind::Order => {
+                let c = OrderChange::deserialize(rest)?;
+                PulledChange::Order {
+                    seq: c.seq,
+                    order: c.order,
+                    timeline: c.timeline,
+                    readings: c.readings,
+                    replacements: c.replacements,
+                    evaluations: c.evaluations,
+                    photos: c.photos,
+                }
+            }
+            ChangeKind::Removal => {
+                let c = RemovalChange::deserialize(rest)?;
+                PulledChange::Removal {
+                    seq: c.seq,
+                    order_id: c.order_id,
+                }
+            }
+            ChangeKind::Conflict => {
+                let c = ConflictChange::deserialize(rest)?;
+                PulledChange::Conflict {
+                    seq: c.seq,
+                    conflict: c.conflict,
+                }
+            }
+        })
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ChangeVisitor {
+    type Value = PulledChange;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a change object with a kind")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<PulledChange, A::Error> {
+        use serde::de::Error as _;
+        let first: Option<String> = map.next_key()?;
+        if first.as_deref() == Some("kind") {
+            let kind: ChangeKind = map.next_value()?;
+            return Self::variant(kind, serde::de::value::MapAccessDeserializer::new(map));
+        }
+        let mut object = serde_json::Map::new();
+        if let Some(key) = first {
+            object.insert(key, map.next_value()?);
+        }
+        while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+            object.insert(key, value);
+        }
+        let kind = object
+            .remove("kind")
+            .ok_or_else(|| A::Error::missing_field("kind"))?;
+        let kind = ChangeKind::deserialize(kind).map_err(A::Error::custom)?;
+        Self::variant(kind, serde_json::Value::Object(object)).map_err(A::Error::custom)
+    }
 }
 
 impl PulledChange {
@@ -239,4 +354,65 @@ pub enum ConflictAction {
 pub struct ErrorBody {
     pub error: String,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn orders() -> Vec<WorkOrder> {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).expect("day");
+        crate::fixtures::CityDay::new(7, 3, day).generate()
+    }
+
+    #[test]
+    fn changes_read_back_as_written_whatever_the_key_order() {
+        let changes = vec![
+            PulledChange::Order {
+                seq: 4,
+                order: orders().remove(0),
+                timeline: vec![],
+                readings: vec![],
+                replacements: vec![],
+                evaluations: vec![],
+                photos: vec![],
+            },
+            PulledChange::Removal {
+                seq: 5,
+                order_id: Uuid::now_v7(),
+            },
+        ];
+        for change in &changes {
+            let text = serde_json::to_string(change).expect("json");
+            assert!(text.starts_with("{\"kind\":"), "{text}");
+            let back: PulledChange = serde_json::from_str(&text).expect("parse");
+            assert_eq!(&back, change);
+
+            // The same object with `kind` last (another server's serializer) parses the same.
+            let mut object = serde_json::to_value(change).expect("value");
+            let map = object.as_object_mut().expect("object");
+            let kind = map.remove("kind").expect("kind");
+            let mut text = serde_json::to_string(map).expect("json");
+            text.pop();
+            text.push_str(&format!(",\"kind\":{kind}}}"));
+            let back: PulledChange = serde_json::from_str(&text).expect("parse");
+            assert_eq!(&back, change);
+        }
+    }
+
+    #[test]
+    fn a_change_without_a_known_kind_is_an_error() {
+        for text in [
+            r#"{"seq": 1, "order_id": "0192a7c0-0000-7000-8000-000000000000"}"#,
+            r#"{"kind": "teleport", "seq": 1}"#,
+            r#"{"seq": 1, "kind": "teleport"}"#,
+            r#"{"kind": "removal", "seq": "one", "order_id": "0192a7c0-0000-7000-8000-000000000000"}"#,
+            r#"[1, 2]"#,
+        ] {
+            assert!(
+                serde_json::from_str::<PulledChange>(text).is_err(),
+                "{text}"
+            );
+        }
+    }
 }
