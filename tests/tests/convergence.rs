@@ -10,7 +10,13 @@
 //! - no crew-notes value was lost silently: each value written is the final one, or was
 //!   replaced by someone who had seen it, or is the losing value of a conflict record (so every
 //!   double edit left one);
-//! - an order dispatch cancelled while a crew completed it offline carries the conflict.
+//! - an order dispatch cancelled while a crew completed it offline carries the conflict;
+//! - every photo a phone took is on the server exactly once, on its order, with bytes that
+//!   verify against its content address; every phone's transfer backlog is empty, and every
+//!   phone of the crew holding the order has the photo (its own, or downloaded and verified).
+//!
+//! Photos are taken by phones during the schedule; some syncs move photo bytes too (through
+//! the phone's faults), and the final syncs always do (`sync_with_photos`, unmetered).
 //!
 //! CI runs `FIELDCREW_PROPTEST_CASES` cases (24 by default); set it higher for a longer run,
 //! e.g. `FIELDCREW_PROPTEST_CASES=500 cargo test -p fieldcrew-e2e --test convergence`.
@@ -22,9 +28,13 @@ use std::sync::Arc;
 use axum::http::Method;
 use chrono::Duration;
 use fieldcrew_core::reading::{ReadingPurpose, Register};
-use fieldcrew_core::store::{ReadingEntry, RegisterValue, StatusReport};
+use fieldcrew_core::store::{
+    PhotoTransferState, ReadingEntry, RegisterValue, RemotePhotoState, StatusReport,
+    TransferBacklog,
+};
+use fieldcrew_core::sync::NetworkKind;
 use fieldcrew_core::sync::wire::ConflictRule;
-use fieldcrew_core::work_order::{Appointment, Status, WorkKind, WorkOrder};
+use fieldcrew_core::work_order::{Appointment, DocumentKind, Status, WorkKind, WorkOrder};
 use fieldcrew_e2e::fault::{Fault, FaultProxy};
 use fieldcrew_e2e::fieldcrew_server::storage::OfficeDetail;
 use fieldcrew_e2e::*;
@@ -64,7 +74,11 @@ enum Step {
     Read(usize, usize, u16),
     Complete(usize, usize),
     CrewNotes(usize, usize),
+    /// The phone takes a photo of the order (a small camera JPEG, a new one each time).
+    Photo(usize, usize),
     Sync(usize),
+    /// Sync, then move photo bytes (unmetered), through the phone's current fault.
+    SyncPhotos(usize),
     Link(usize, LinkFault),
     /// The app is killed and started again on the same store.
     ReopenPhone(usize),
@@ -92,7 +106,9 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (phone.clone(), order.clone(), 1..400u16).prop_map(|(p, o, v)| Step::Read(p, o, v)),
         3 => (phone.clone(), order.clone()).prop_map(|(p, o)| Step::Complete(p, o)),
         5 => (phone.clone(), order.clone()).prop_map(|(p, o)| Step::CrewNotes(p, o)),
-        6 => phone.clone().prop_map(Step::Sync),
+        3 => (phone.clone(), order.clone()).prop_map(|(p, o)| Step::Photo(p, o)),
+        5 => phone.clone().prop_map(Step::Sync),
+        2 => phone.clone().prop_map(Step::SyncPhotos),
         3 => (phone.clone(), fault).prop_map(|(p, f)| Step::Link(p, f)),
         1 => phone.prop_map(Step::ReopenPhone),
         2 => (order.clone(), 1..8i64).prop_map(|(o, h)| Step::Reschedule(o, h)),
@@ -145,6 +161,8 @@ struct NotesWrite {
 struct Record {
     readings: BTreeMap<Uuid, Uuid>,
     events: BTreeMap<Uuid, Uuid>,
+    /// Photo id → (order, content address).
+    photos: BTreeMap<Uuid, (Uuid, String)>,
     notes: Vec<NotesWrite>,
     cancelled: HashSet<Uuid>,
     completed: HashSet<Uuid>,
@@ -253,9 +271,29 @@ fn run(phones_n: usize, steps: &[Step]) -> Outcome {
                     });
                 }
             }
+            Step::Photo(p, o) => {
+                let d = phones[p % phones_n].d();
+                let id = orders[o].id;
+                let jpeg = camera_jpeg(64, 48, u64::from(next()));
+                // Refused when the phone no longer holds the order; anything taken must arrive.
+                if let Ok(photo) = d.store.add_photo(id, DocumentKind::Site, &jpeg) {
+                    rec.photos.insert(photo.id, (id, photo.sha256));
+                }
+            }
             Step::Sync(p) => {
                 // Faults make syncs fail; whatever failed is retried by a later sync.
                 let _ = phones[p % phones_n].d().sync();
+            }
+            Step::SyncPhotos(p) => {
+                let d = phones[p % phones_n].d();
+                // Backoffs from earlier faulty runs would make this run skip the photos.
+                let _ = d.store.retry_transfers_now();
+                let _ = d.client.sync_with_photos(
+                    &d.store,
+                    NetworkKind::Unmetered,
+                    &mut |_| {},
+                    &mut |_| {},
+                );
             }
             Step::Link(p, f) => phones[p % phones_n].proxy.set_fault(f.fault()),
             Step::ReopenPhone(p) => phones[p % phones_n].reopen(),
@@ -319,16 +357,23 @@ fn run(phones_n: usize, steps: &[Step]) -> Outcome {
         }
     }
 
-    // The faults stop; every phone syncs twice (the second round brings what the others
-    // pushed in the first).
+    // The faults stop; every phone syncs twice, photos included (the second round brings what
+    // the others pushed and uploaded in the first). Through the proxies, now faithful.
     for p in &phones {
         p.proxy.set_fault(Fault::None);
     }
     for round in 0..2 {
         for (i, p) in phones.iter().enumerate() {
-            p.d()
-                .sync()
+            let d = p.d();
+            d.store.retry_transfers_now().expect("due now");
+            let (_, photos) = d
+                .client
+                .sync_with_photos(&d.store, NetworkKind::Unmetered, &mut |_| {}, &mut |_| {})
                 .unwrap_or_else(|e| panic!("final sync {round} of phone{i}: {e}"));
+            assert_eq!(
+                photos.upload_failures, 0,
+                "final sync {round} of phone{i}: {photos:?}"
+            );
         }
     }
     let server: BTreeMap<Uuid, _> = orders
@@ -336,6 +381,7 @@ fn run(phones_n: usize, steps: &[Step]) -> Outcome {
         .map(|o| (o.id, world.office.detail(o.id)))
         .collect();
     check(&server, &phones, &orders, &rec);
+    check_photos(&world, &server, &phones, &rec);
     Outcome {
         orders,
         server,
@@ -489,6 +535,80 @@ fn check(
     }
 }
 
+/// Every photo taken is on the server once, verified; nothing waits to move; every phone
+/// holding the order has every photo of it.
+fn check_photos(
+    world: &World,
+    server: &BTreeMap<Uuid, OfficeDetail>,
+    phones: &[Phone],
+    rec: &Record,
+) {
+    let mut on_server = BTreeMap::new();
+    for (id, d) in server {
+        for p in &d.photos {
+            assert_eq!(p.photo.order_id, *id);
+            assert!(
+                on_server
+                    .insert(p.photo.id, (*id, p.photo.sha256.clone()))
+                    .is_none(),
+                "photo {} twice on the server",
+                p.photo.id
+            );
+            assert!(p.on_server, "photo {} has no verified bytes", p.photo.id);
+        }
+    }
+    assert_eq!(on_server, rec.photos, "photos on the server = photos taken");
+    for (id, sha) in rec.photos.values().collect::<BTreeSet<_>>() {
+        let (status, bytes) = world.office.bytes(
+            Method::GET,
+            &format!("/v1/photos/{sha}"),
+            "image/jpeg",
+            Vec::new(),
+        );
+        assert!(status.is_success(), "photo {sha} of {id}: {status}");
+        assert_eq!(&sha256_hex(&bytes), sha, "the bytes of {sha} verify");
+    }
+    for (i, p) in phones.iter().enumerate() {
+        let store = &p.d().store;
+        assert_eq!(
+            store.transfer_backlog().expect("backlog"),
+            TransferBacklog::default(),
+            "phone{i} has photo bytes left to move"
+        );
+        for (id, s) in server {
+            if store.order(*id).is_err() {
+                continue;
+            }
+            let mut held = BTreeSet::new();
+            for own in store.photos(*id).expect("photos") {
+                let t = store.photo_transfer(own.id).expect("transfer");
+                assert_eq!(t.state, PhotoTransferState::OnServer, "phone{i} {t:?}");
+                held.insert(own.id);
+            }
+            for r in store.remote_photos(*id).expect("remote") {
+                assert_eq!(
+                    r.state,
+                    RemotePhotoState::Cached,
+                    "phone{i} {:?}",
+                    r.photo.id
+                );
+                let bytes = store.remote_photo_bytes(&r).expect("cached bytes");
+                assert_eq!(sha256_hex(&bytes), r.photo.sha256, "phone{i} cached bytes");
+                let thumb = store.remote_thumbnail_bytes(&r).expect("cached thumbnail");
+                assert_eq!(
+                    thumb.len() as u64,
+                    r.photo.thumbnail_bytes,
+                    "phone{i} cached thumbnail of {}",
+                    r.photo.id
+                );
+                held.insert(r.photo.id);
+            }
+            let all: BTreeSet<Uuid> = s.photos.iter().map(|p| p.photo.id).collect();
+            assert_eq!(held, all, "phone{i} has every photo of {id}");
+        }
+    }
+}
+
 fn cases() -> u32 {
     std::env::var("FIELDCREW_PROPTEST_CASES")
         .ok()
@@ -524,7 +644,9 @@ fn a_schedule_with_every_kind_of_step() {
         &[
             Arrive(0, 0),
             Read(0, 0, 20),
+            Photo(0, 0),
             Arrive(1, 1),
+            Photo(1, 1),
             CrewNotes(0, 2),
             CrewNotes(1, 2),
             DispatchCrewNotes(2),
@@ -532,12 +654,15 @@ fn a_schedule_with_every_kind_of_step() {
             Sync(0),
             Link(1, Cut),
             Sync(1),
+            SyncPhotos(1),
             Complete(0, 0),
             Cancel(0),
             Reschedule(3, 5),
             DispatchNotes(3),
             RestartServer,
             Link(2, Garbage),
+            Photo(2, 3),
+            SyncPhotos(2),
             Sync(2),
             Link(2, Reset),
             Sync(2),
@@ -598,6 +723,10 @@ fn a_schedule_with_every_kind_of_step() {
     );
     assert!(o3.order.dispatch_notes.starts_with("dispatch "));
     assert_eq!(o3.order.status, Status::Completed);
+    // Three photos, one on the order dispatch later moved to C2 and one on the order completed
+    // against a cancellation: all arrived (the invariants checked their bytes).
+    assert_eq!(out.rec.photos.len(), 3);
+    assert_eq!(o1.photos.len(), 1);
 }
 
 /// Found by the property: a crew-notes edit and an arrival, both offline, on an order dispatch
@@ -614,4 +743,30 @@ fn notes_and_arrival_on_a_reassigned_order_keep_a_conflict_each() {
     assert_eq!(fields, ["assignment", "crew_notes"]);
     assert!(o.conflicts.iter().any(|c| c.lost_value == json!(notes)));
     assert_eq!(o.timeline.len(), 1, "the arrival is kept as a fact");
+}
+
+/// Found by the property once photos joined it: a crew-mate's phone tried to download a photo
+/// whose record it had pulled before the phone that took it had uploaded the bytes. The
+/// server's 404 for the thumbnail was taken for "no thumbnail", and the photo was cached
+/// without one for good. Now the download waits until the bytes are there.
+#[test]
+fn a_photo_downloaded_before_its_upload_still_gets_its_thumbnail() {
+    use Step::*;
+    let out = run(2, &[Photo(0, 0), Sync(0), SyncPhotos(1)]);
+    assert_eq!(out.rec.photos.len(), 1);
+    // The invariants checked phone1's cached thumbnail against the record.
+}
+
+/// Found by the property (seed `9f2af522…` in `convergence.proptest-regressions`; adding the
+/// photo steps changed what the seeds draw, so it is kept here as a schedule): an order dispatch
+/// cancelled and then moved to another crew, completed offline by a phone of the first crew.
+/// The server raises only `reassigned_while_offline` (field `assignment`); the invariant wants
+/// `cancelled_but_completed` too, since the completion overrode a cancellation dispatch never
+/// heard was overridden. Open: which rule the server should apply, or both, is the merge
+/// rules' owner's call (docs/sync-protocol.md, "Status").
+#[test]
+#[ignore = "open: cancel + reassign + offline completion raises no cancelled_but_completed"]
+fn a_completion_on_a_cancelled_then_reassigned_order_carries_the_cancellation_conflict() {
+    use Step::*;
+    run(3, &[Arrive(2, 2), Cancel(2), Reassign(2), Complete(2, 2)]);
 }

@@ -3,8 +3,14 @@
 //! Uploads are content-addressed and resumable: for each photo whose metadata the server has
 //! acknowledged, ask the server how many bytes it holds (`GET /v1/photos/{sha}/upload`), send
 //! the rest (`PUT /v1/photos/{sha}?offset=N`), then the thumbnail. A cut connection costs only
-//! the bytes in flight: the server keeps what arrived, and the next attempt asks again. A photo
-//! that keeps failing waits out a growing delay in its own row; the others go on.
+//! the bytes in flight: the server keeps what arrived, and the next attempt asks again. Photos go
+//! one at a time; a photo that keeps failing gives way: after [`RetryPolicy::max_attempts`]
+//! attempts in a row that move no bytes it is noted as failed with a growing delay in its own
+//! row (persisted in the store, so the next runs skip it until the delay is over) and the next
+//! photo goes. Attempts that move bytes (a link that cuts every megabyte) do not count against
+//! it: the photo is getting through.
+//!
+//! [`RetryPolicy::max_attempts`]: super::RetryPolicy::max_attempts
 //!
 //! Downloads (documents the customer supplied online, photos from the crew's other devices)
 //! resume with `Range: bytes=N-`; the bytes received so far are kept inside the store's
@@ -151,6 +157,7 @@ impl SyncClient {
         progress(p);
         for upload in due {
             let sha = upload.photo.sha256.clone();
+            // The most the server has been seen to hold in this run (only grows).
             let mut base = upload.sent;
             let mut attempt = 0u32;
             let mut bytes: Option<Vec<u8>> = None;
@@ -158,6 +165,7 @@ impl SyncClient {
                 if self.cancel.is_cancelled() {
                     return Err(SyncError::Cancelled);
                 }
+                let before = base;
                 let step = self
                     .upload_step(store, &upload.photo, &mut bytes, report, &mut |sent| {
                         if sent > base {
@@ -167,7 +175,7 @@ impl SyncClient {
                     })
                     .await?;
                 progress(p);
-                if let Some(result) = self.settle(step, &mut attempt).await? {
+                if let Some(result) = self.settle(step, &mut attempt, base > before).await? {
                     break result;
                 }
             };
@@ -287,6 +295,9 @@ impl SyncClient {
         for d in due {
             let mut attempt = 0u32;
             let mut received = d.received;
+            // The most this run has held (a mismatch starts the photo again from 0: that is no
+            // progress).
+            let mut most = d.received;
             let mut has_thumb = d.has_thumb;
             let outcome = loop {
                 if self.cancel.is_cancelled() {
@@ -299,7 +310,9 @@ impl SyncClient {
                 report.bytes_received += received.saturating_sub(before);
                 p.done_bytes += received.saturating_sub(before);
                 progress(p);
-                if let Some(result) = self.settle(step, &mut attempt).await? {
+                let progressed = received > most;
+                most = most.max(received);
+                if let Some(result) = self.settle(step, &mut attempt, progressed).await? {
                     break result;
                 }
             };
@@ -335,7 +348,18 @@ impl SyncClient {
                 .await;
             let thumb = match resp {
                 Err(e) => return Ok(Step::Again(describe(&e))),
-                Ok(r) if r.status() == StatusCode::NOT_FOUND => Vec::new(),
+                // A record without a thumbnail: there is none to fetch.
+                Ok(r) if r.status() == StatusCode::NOT_FOUND && photo.thumbnail_bytes == 0 => {
+                    Vec::new()
+                }
+                // The record has one, but the server does not show it (yet): the device that
+                // took the photo has not uploaded it. Keeping "none" would leave the cached
+                // photo without its thumbnail for good; try again after the delay.
+                Ok(r) if r.status() == StatusCode::NOT_FOUND => {
+                    return Ok(Step::Fail(
+                        "the server does not have this photo's bytes yet".into(),
+                    ));
+                }
                 Ok(r) => {
                     let status = r.status();
                     let body = match r.bytes().await {
@@ -465,19 +489,33 @@ impl SyncClient {
         }
     }
 
-    /// After one step of a photo's transfer: `Some` when this photo is done (moved, or failed
-    /// for this run), `None` to take another step after the backoff pause.
+    /// Attempts in a row that move no bytes after which a photo gives way for this run: the
+    /// retry policy's attempts per request. With the default policy (5 attempts, 0.5 s
+    /// doubling) a photo that keeps failing holds up the others for at most 7.5 s of pauses.
+    fn attempts_per_photo(&self) -> u32 {
+        self.config.retry.max_attempts.max(1)
+    }
+
+    /// After one step of a photo's transfer: `Some` when this photo is done for this run
+    /// (moved, or failed: the caller notes the failure in the store, with its growing delay,
+    /// and goes on with the next photo), `None` to take another step after the backoff pause.
+    /// `progressed`: the step moved bytes past what this run had seen, which starts the count
+    /// of attempts (and the backoff) again.
     async fn settle(
         &self,
         step: Step,
         attempt: &mut u32,
+        progressed: bool,
     ) -> Result<Option<Result<(), String>>, SyncError> {
         match step {
             Step::Done => Ok(Some(Ok(()))),
             Step::Fail(e) => Ok(Some(Err(e))),
             Step::Again(e) => {
+                if progressed {
+                    *attempt = 0;
+                }
                 *attempt += 1;
-                if *attempt >= self.config.retry.max_attempts.max(2) * 4 {
+                if *attempt >= self.attempts_per_photo() {
                     return Ok(Some(Err(e)));
                 }
                 self.pause(*attempt).await?;
