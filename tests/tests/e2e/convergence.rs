@@ -19,7 +19,7 @@
 //! the phone's faults), and the final syncs always do (`sync_with_photos`, unmetered).
 //!
 //! CI runs `FIELDCREW_PROPTEST_CASES` cases (24 by default); set it higher for a longer run,
-//! e.g. `FIELDCREW_PROPTEST_CASES=500 cargo test -p fieldcrew-e2e --test convergence`.
+//! e.g. `FIELDCREW_PROPTEST_CASES=500 cargo test -p fieldcrew-e2e --test e2e convergence::`.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
