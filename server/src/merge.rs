@@ -143,6 +143,14 @@ pub enum StatusEffect {
 
 /// `in_scope`: the order is still assigned to the event's crew and not archived.
 pub fn status_effect(server: Status, from: Status, to: Status, in_scope: bool) -> StatusEffect {
+    // A completion on an order dispatch cancelled overrides the cancellation whether or not the
+    // order also moved to another crew meanwhile: that is what dispatch must hear about.
+    if server == Status::Cancelled && to == Status::Completed {
+        return StatusEffect::Conflict {
+            rule: ConflictRule::CancelledButCompleted,
+            moves: true,
+        };
+    }
     if !in_scope {
         return StatusEffect::Conflict {
             rule: ConflictRule::ReassignedWhileOffline,
@@ -150,16 +158,9 @@ pub fn status_effect(server: Status, from: Status, to: Status, in_scope: bool) -
         };
     }
     if server == Status::Cancelled {
-        return if to == Status::Completed {
-            StatusEffect::Conflict {
-                rule: ConflictRule::CancelledButCompleted,
-                moves: true,
-            }
-        } else {
-            StatusEffect::Conflict {
-                rule: ConflictRule::CancelledDuringVisit,
-                moves: false,
-            }
+        return StatusEffect::Conflict {
+            rule: ConflictRule::CancelledDuringVisit,
+            moves: false,
         };
     }
     if server == from {

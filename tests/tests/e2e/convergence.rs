@@ -760,12 +760,11 @@ fn a_photo_downloaded_before_its_upload_still_gets_its_thumbnail() {
 /// Found by the property (seed `9f2af522…` in `convergence.proptest-regressions`; adding the
 /// photo steps changed what the seeds draw, so it is kept here as a schedule): an order dispatch
 /// cancelled and then moved to another crew, completed offline by a phone of the first crew.
-/// The server raises only `reassigned_while_offline` (field `assignment`); the invariant wants
-/// `cancelled_but_completed` too, since the completion overrode a cancellation dispatch never
-/// heard was overridden. Open: which rule the server should apply, or both, is the merge
-/// rules' owner's call (docs/sync-protocol.md, "Status").
+/// The server raised only `reassigned_while_offline`; the completion overrode a cancellation
+/// dispatch never heard was overridden, so a completion on a cancelled order now raises
+/// `cancelled_but_completed` whether or not the order also moved (docs/sync-protocol.md,
+/// "Status").
 #[test]
-#[ignore = "open: cancel + reassign + offline completion raises no cancelled_but_completed"]
 fn a_completion_on_a_cancelled_then_reassigned_order_carries_the_cancellation_conflict() {
     use Step::*;
     run(3, &[Arrive(2, 2), Cancel(2), Reassign(2), Complete(2, 2)]);
