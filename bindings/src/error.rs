@@ -6,6 +6,7 @@
 
 use fieldcrew_core::Error as CoreError;
 use fieldcrew_core::reading::ReadingError;
+use fieldcrew_core::sync::SyncError;
 
 use crate::types::ReadingWarning;
 
@@ -124,6 +125,29 @@ impl From<fieldcrew_core::store::UnsyncedWork> for FieldCrewError {
             pending_changes: w.pending_changes,
             photos_not_uploaded: w.photos_not_uploaded,
             rejected_changes: w.rejected_changes,
+        }
+    }
+}
+
+impl From<SyncError> for FieldCrewError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Unauthorized | SyncError::Forbidden | SyncError::NoSession => {
+                FieldCrewError::Auth {
+                    detail: e.to_string(),
+                }
+            }
+            SyncError::Network(_) | SyncError::Server { .. } | SyncError::Malformed(_) => {
+                FieldCrewError::Network {
+                    detail: e.to_string(),
+                }
+            }
+            SyncError::Cancelled => FieldCrewError::Interrupted,
+            SyncError::Config(detail) => FieldCrewError::Validation {
+                field: "server_url".into(),
+                detail,
+            },
+            SyncError::Store(e) => e.into(),
         }
     }
 }

@@ -4,10 +4,9 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use fieldcrew_core::sync as core_sync;
 use fieldcrew_core::sync::wire;
-use fieldcrew_core::sync::{self as core_sync, SyncError};
 
-use crate::error::FieldCrewError;
 use crate::types::time;
 
 /// Told about a sync's progress, on the thread that runs the sync. Keep it quick (post to the
@@ -117,29 +116,6 @@ pub(crate) fn progress_callback(
                 core_sync::SyncPhase::Pull => SyncPhase::Pull,
             };
             l.on_progress(phase, p.done, p.total);
-        }
-    }
-}
-
-impl From<SyncError> for FieldCrewError {
-    fn from(e: SyncError) -> Self {
-        match e {
-            SyncError::Unauthorized | SyncError::Forbidden | SyncError::NoSession => {
-                FieldCrewError::Auth {
-                    detail: e.to_string(),
-                }
-            }
-            SyncError::Network(_) | SyncError::Server { .. } | SyncError::Malformed(_) => {
-                FieldCrewError::Network {
-                    detail: e.to_string(),
-                }
-            }
-            SyncError::Cancelled => FieldCrewError::Interrupted,
-            SyncError::Config(detail) => FieldCrewError::Validation {
-                field: "server_url".into(),
-                detail,
-            },
-            SyncError::Store(e) => e.into(),
         }
     }
 }
