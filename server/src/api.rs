@@ -661,12 +661,33 @@ async fn photo_access(
     }
 }
 
+/// How long a photo request waits for the upload of the same content address under way to end
+/// before it answers as things are (`GET …/upload`) or gives up (`PUT`, `409`). A phone that
+/// resumes right after a cut usually finds the server still finishing the cut request (its last
+/// bytes, the fsync); waiting a moment gives it the settled offset instead of a spent attempt.
+const UPLOAD_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Waits (at most [`UPLOAD_SETTLE`]) until no upload of `sha` is under way; `false` if one
+/// still is.
+async fn upload_settled(state: &AppState, sha: &str) -> bool {
+    let step = std::time::Duration::from_millis(5);
+    let deadline = tokio::time::Instant::now() + UPLOAD_SETTLE;
+    while state.photos.is_busy(sha) {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(step).await;
+    }
+    true
+}
+
 async fn upload_status(
     State(state): State<AppState>,
     caller: Caller,
     Path(sha): Path<String>,
 ) -> Result<Json<UploadStatus>> {
     photo_access(&state, &caller, &sha, Access::Upload).await?;
+    upload_settled(&state, &sha).await;
     Ok(Json(state.photos.status(&sha)?))
 }
 
@@ -676,27 +697,45 @@ struct OffsetQuery {
     offset: u64,
 }
 
-/// `PUT /v1/photos/{sha}?offset=N`: the photo's bytes from `N` on. Appends as the bytes arrive,
-/// so what came before a cut connection is kept; verifies the hash once all bytes are in.
+/// The reply to a photo upload whose body was cut short (the connection dropped before the
+/// announced bytes were in): `408` with the error body, which clients retry. What arrived is kept
+/// (appended and fsynced as it came), so the client asks `GET …/upload` and resumes from there.
+/// Not `4xx`-final like `422`: nothing is wrong with the request, only with the link.
+fn cut_short() -> Response {
+    (
+        StatusCode::REQUEST_TIMEOUT,
+        Json(fieldcrew_core::sync::wire::ErrorBody {
+            error: "cut_short".into(),
+            message: "the upload was cut short; ask what the server has and resume".into(),
+        }),
+    )
+        .into_response()
+}
+
+/// `PUT /v1/photos/{sha}?offset=N`: the photo's bytes from `N` on (all of the rest, or a piece
+/// of it). Appends as the bytes arrive, so what came before a cut connection is kept; verifies
+/// the hash once all bytes are in. Answers what the server holds now.
 async fn upload_photo(
     State(state): State<AppState>,
     caller: Caller,
     Path(sha): Path<String>,
     Query(q): Query<OffsetQuery>,
     body: axum::body::Body,
-) -> Result<Json<UploadStatus>> {
+) -> Result<Response> {
     use http_body_util::BodyExt;
     use std::io::Write;
     let photo = photo_access(&state, &caller, &sha, Access::Upload).await?;
     let total = photo.bytes;
     let status = state.photos.status(&sha)?;
     if status.complete {
-        return Ok(Json(status)); // a repeat is done
+        return Ok(Json(status).into_response()); // a repeat is done
     }
-    let slot = state
-        .photos
-        .claim(&sha)
-        .ok_or_else(|| ApiError::Conflict("an upload of this photo is under way".into()))?;
+    let mut slot = state.photos.claim(&sha);
+    if slot.is_none() && upload_settled(&state, &sha).await {
+        slot = state.photos.claim(&sha);
+    }
+    let slot =
+        slot.ok_or_else(|| ApiError::Conflict("an upload of this photo is under way".into()))?;
     let mut file = match state.photos.append_at(&slot, q.offset)? {
         Ok(f) => f,
         Err(have) => {
@@ -731,9 +770,7 @@ async fn upload_photo(
     file.sync_all()?;
     drop(file);
     if cut {
-        return Err(ApiError::invalid(
-            "the upload was cut; ask what the server has",
-        ));
+        return Ok(cut_short());
     }
     let blobs = state.photos.clone();
     let storage = state.storage.clone();
@@ -747,26 +784,49 @@ async fn upload_photo(
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
     match finish {
-        Finish::Complete => Ok(Json(state.photos.status(&sha)?)),
+        Finish::Complete => Ok(Json(state.photos.status(&sha)?).into_response()),
         Finish::Incomplete(received) => Ok(Json(UploadStatus {
             received,
             complete: false,
             thumbnail: false,
-        })),
+        })
+        .into_response()),
         Finish::Mismatch => Err(ApiError::invalid(
             "the bytes do not match the content address; start again from 0",
         )),
     }
 }
 
-/// `PUT /v1/photos/{sha}/thumbnail`: the whole thumbnail (small), after the photo.
+/// `PUT /v1/photos/{sha}/thumbnail`: the whole thumbnail (small), after the photo. A body cut
+/// short is answered like a cut photo upload (`408`, retried), not as a bad request.
 async fn upload_thumbnail(
     State(state): State<AppState>,
     caller: Caller,
     Path(sha): Path<String>,
-    body: Bytes,
-) -> Result<Json<UploadStatus>> {
+    body: axum::body::Body,
+) -> Result<Response> {
+    use http_body_util::BodyExt;
     let photo = photo_access(&state, &caller, &sha, Access::Upload).await?;
+    let mut received = Vec::new();
+    let mut body = body;
+    loop {
+        match body.frame().await {
+            None => break,
+            Some(Err(_)) => return Ok(cut_short()),
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                if (received.len() + data.len()) as u64 > photo.thumbnail_bytes {
+                    return Err(ApiError::invalid(
+                        "the thumbnail's size differs from its record",
+                    ));
+                }
+                received.extend_from_slice(&data);
+            }
+        }
+    }
+    let body = Bytes::from(received);
     if body.len() as u64 != photo.thumbnail_bytes {
         return Err(ApiError::invalid(
             "the thumbnail's size differs from its record",
@@ -777,7 +837,7 @@ async fn upload_thumbnail(
     }
     let status = state.photos.status(&sha)?;
     if status.thumbnail {
-        return Ok(Json(status)); // a repeat is done
+        return Ok(Json(status).into_response()); // a repeat is done
     }
     // Thumbnails are not content-addressed: only someone who has shown the server the photo's
     // bytes may supply the one every crew-mate will see.
@@ -792,7 +852,7 @@ async fn upload_thumbnail(
     tokio::task::spawn_blocking(move || blobs.put_whole(&key, true, &body))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
-    Ok(Json(state.photos.status(&sha)?))
+    Ok(Json(state.photos.status(&sha)?).into_response())
 }
 
 fn range_start(headers: &HeaderMap) -> Result<u64> {

@@ -186,6 +186,12 @@ impl PhotoBlobs {
         })
     }
 
+    /// Whether an upload of `sha` is under way now.
+    pub fn is_busy(&self, sha: &str) -> bool {
+        let busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        busy.contains(sha)
+    }
+
     /// Opens the partial file for appending at `offset`, which must be what the server has.
     /// `Err(Ok(received))` when it is not.
     pub fn append_at(&self, _slot: &Slot, offset: u64) -> io::Result<Result<File, u64>> {

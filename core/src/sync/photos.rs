@@ -2,8 +2,10 @@
 //!
 //! Uploads are content-addressed and resumable: for each photo whose metadata the server has
 //! acknowledged, ask the server how many bytes it holds (`GET /v1/photos/{sha}/upload`), send
-//! the rest (`PUT /v1/photos/{sha}?offset=N`), then the thumbnail. A cut connection costs only
-//! the bytes in flight: the server keeps what arrived, and the next attempt asks again. Photos go
+//! the rest in pieces of [`UPLOAD_PIECE`] bytes (`PUT /v1/photos/{sha}?offset=N`, each at the
+//! offset the server's reply to the previous one gave), then the thumbnail. A cut connection
+//! costs only the bytes in flight, at most one piece: the server keeps what arrived, and the
+//! client asks again and resumes from there. Photos go
 //! one at a time; a photo that keeps failing gives way: after [`RetryPolicy::max_attempts`]
 //! attempts in a row that move no bytes it is noted as failed with a growing delay in its own
 //! row (persisted in the store, so the next runs skip it until the delay is over) and the next
@@ -90,6 +92,12 @@ pub struct UploadStatus {
     #[serde(default)]
     pub thumbnail: bool,
 }
+
+/// The most photo bytes one `PUT` carries. A cut connection loses what was in flight past the
+/// cut, at most one piece (half of one on average), so smaller pieces waste less on a link that
+/// drops; but each piece costs a request (headers, a round trip, the server's access check and
+/// an fsync). At 128 KiB a 400 KB photo is four requests, and a cut costs about 64 KiB.
+pub const UPLOAD_PIECE: usize = 128 * 1024;
 
 enum Step {
     Done,
@@ -197,7 +205,12 @@ impl SyncClient {
         Ok(())
     }
 
-    /// One round: ask what the server has, send the rest, then the thumbnail.
+    /// One round: ask what the server has, send the rest in pieces of [`UPLOAD_PIECE`] bytes
+    /// (each a `PUT` at the offset the server holds, its reply the next offset), then the
+    /// thumbnail. A piece cut short (a dropped connection, or the server's `408`) asks the
+    /// server again at once and resumes from what it kept, as long as that moved past the
+    /// failed piece's offset; a cut that kept nothing ends the round (the caller pauses and
+    /// counts the attempt).
     async fn upload_step(
         &self,
         store: &Store,
@@ -207,17 +220,25 @@ impl SyncClient {
         on_sent: &mut dyn FnMut(u64),
     ) -> Result<Step, SyncError> {
         let base = format!("{}/v1/photos/{}", self.config.server_url, photo.sha256);
-        let status: UploadStatus = match self
-            .once(self.http.get(format!("{base}/upload")), false)
-            .await?
-        {
-            Ok(s) => s,
-            Err(step) => return Ok(step),
-        };
-        on_sent(status.received);
-        let status = if status.complete {
-            status
-        } else {
+        // The offset of a piece that failed, and why: the next ask must show more than it.
+        let mut failed: Option<(u64, String)> = None;
+        let status = 'ask: loop {
+            let status: UploadStatus = match self
+                .once(self.http.get(format!("{base}/upload")), false)
+                .await?
+            {
+                Ok(s) => s,
+                Err(step) => return Ok(step),
+            };
+            on_sent(status.received);
+            if status.complete {
+                break status;
+            }
+            if let Some((at, e)) = failed.take()
+                && status.received <= at
+            {
+                return Ok(Step::Again(e));
+            }
             if status.received > 0 {
                 store.note_upload_progress(&photo.sha256, status.received)?;
             }
@@ -230,28 +251,40 @@ impl SyncClient {
                 }
             }
             let all = bytes.as_deref().unwrap_or_default();
-            let offset = usize::try_from(status.received).unwrap_or(usize::MAX);
-            let Some(rest) = all.get(offset..) else {
-                return Ok(Step::Fail(
-                    "the server holds more bytes than the photo has".into(),
-                ));
-            };
-            report.bytes_sent += rest.len() as u64;
-            let put = self
-                .http
-                .put(format!("{base}?offset={offset}"))
-                .header(CONTENT_TYPE, "image/jpeg")
-                .body(rest.to_vec());
-            let after: UploadStatus = match self.once(put, false).await? {
-                Ok(s) => s,
-                Err(step) => return Ok(step),
-            };
-            on_sent(after.received);
-            if !after.complete {
+            let mut offset = status.received;
+            loop {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX);
+                let Some(rest) = all.get(start..) else {
+                    return Ok(Step::Fail(
+                        "the server holds more bytes than the photo has".into(),
+                    ));
+                };
+                let piece = &rest[..rest.len().min(UPLOAD_PIECE)];
+                report.bytes_sent += piece.len() as u64;
+                let put = self
+                    .http
+                    .put(format!("{base}?offset={offset}"))
+                    .header(CONTENT_TYPE, "image/jpeg")
+                    .body(piece.to_vec());
+                let after: UploadStatus = match self.once(put, false).await? {
+                    Ok(s) => s,
+                    Err(Step::Again(e)) => {
+                        // Cut (or busy, or an unreadable reply): what did the server keep?
+                        failed = Some((offset, e));
+                        continue 'ask;
+                    }
+                    Err(step) => return Ok(step),
+                };
+                on_sent(after.received);
+                if after.complete {
+                    break 'ask after;
+                }
                 store.note_upload_progress(&photo.sha256, after.received)?;
-                return Ok(Step::Again("the upload is not complete yet".into()));
+                if after.received <= offset {
+                    return Ok(Step::Again("the server did not take the bytes sent".into()));
+                }
+                offset = after.received;
             }
-            after
         };
         if !status.thumbnail {
             let thumb = match store.thumbnail_bytes(photo) {

@@ -786,3 +786,161 @@ fn a_server_restart_mid_upload_keeps_the_partial_bytes() {
         assert_on_server(&world, p);
     }
 }
+
+/// One request the [`Recorder`] forwarded: method, path and query, body length, the status the
+/// phone got.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: Method,
+    path: String,
+    len: usize,
+    status: StatusCode,
+}
+
+/// A proxy in front of `target` that records every request and forwards it whole; a request
+/// the next hop cuts is answered `502` (or with the server's own reply, should it get back).
+struct Recorder {
+    loopback: Loopback,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Recorder {
+    fn start(target: &str) -> Recorder {
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let log = seen.clone();
+        let target = target.to_owned();
+        let http = reqwest::Client::new();
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let (log, target, http) = (log.clone(), target.clone(), http.clone());
+                async move {
+                    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                    let len = body.len();
+                    let mut req = http
+                        .request(method.clone(), format!("{target}{path}"))
+                        .body(body);
+                    for (k, v) in headers.iter() {
+                        if k != "host" && k != "content-length" {
+                            req = req.header(k, v);
+                        }
+                    }
+                    let (status, h, bytes) = match req.send().await {
+                        Ok(resp) => {
+                            let status = resp.status();
+                            let mut h = HeaderMap::new();
+                            if let Some(ct) = resp.headers().get("content-type") {
+                                h.insert("content-type", ct.clone());
+                            }
+                            match resp.bytes().await {
+                                Ok(b) => (status, h, b),
+                                Err(_) => (StatusCode::BAD_GATEWAY, HeaderMap::new(), Bytes::new()),
+                            }
+                        }
+                        Err(_) => (StatusCode::BAD_GATEWAY, HeaderMap::new(), Bytes::new()),
+                    };
+                    log.lock().expect("lock").push(Seen {
+                        method,
+                        path: path.to_owned(),
+                        len,
+                        status,
+                    });
+                    (status, h, bytes)
+                }
+            },
+        );
+        Recorder {
+            loopback: Loopback::serve(app),
+            seen,
+        }
+    }
+}
+
+/// The photo goes up in pieces of `UPLOAD_PIECE` bytes, each at the offset the server holds;
+/// a cut in the middle of one makes the phone ask what the server kept and go on from there in
+/// the same attempt: the pieces the server acknowledged are never sent again, and the cut costs
+/// less than a piece.
+#[test]
+fn an_upload_goes_in_pieces_and_resumes_after_a_cut_without_resending_acknowledged_pieces() {
+    use fieldcrew_core::sync::photos::UPLOAD_PIECE;
+    let world = World::new();
+    let order = one_order(&world);
+    let (mut d, token) = phone(&world, "a", &world.server.url(), Arc::new(SystemClock));
+    let photo = d
+        .store
+        .add_photo(order.id, DocumentKind::Site, &camera_jpeg(1000, 750, 40))
+        .expect("photo");
+    d.sync().expect("metadata");
+    let piece = UPLOAD_PIECE as u64;
+    assert!(
+        photo.bytes > 3 * piece,
+        "four pieces at least: {}",
+        photo.bytes
+    );
+    // Phone → recorder → fault proxy → server; the proxy cuts once, inside the third piece
+    // (its count starts with this run: the status query's and the pieces' headers, then bytes).
+    let proxy = FaultProxy::start(&world.server.url(), Fault::None);
+    let recorder = Recorder::start(&proxy.url);
+    proxy.set_fault(Fault::CutEvery(2 * piece + piece / 3));
+    d.client = client(&recorder.loopback.url, &token);
+    let r = d
+        .client
+        .transfer_photos(&d.store, NetworkKind::Unmetered, &mut |_| {})
+        .expect("transfer");
+    assert_eq!((r.uploaded, r.upload_failures), (1, 0), "{r:?}");
+    assert_eq!(proxy.cuts(), 1);
+    assert_on_server(&world, &photo);
+
+    let seen = recorder.seen.lock().expect("lock").clone();
+    let photo_path = format!("/v1/photos/{}", photo.sha256);
+    let puts: Vec<(u64, &Seen)> = seen
+        .iter()
+        .filter(|s| s.method == Method::PUT && s.path.starts_with(&format!("{photo_path}?")))
+        .map(|s| {
+            let offset = s.path.rsplit("offset=").next().expect("offset");
+            (offset.parse().expect("a number"), s)
+        })
+        .collect();
+    assert!(
+        puts.iter().all(|(_, s)| s.len as u64 <= piece),
+        "no piece is larger than UPLOAD_PIECE: {puts:?}"
+    );
+    let offsets: Vec<u64> = puts.iter().map(|(o, _)| *o).collect();
+    assert_eq!(offsets[..3], [0, piece, 2 * piece], "{puts:?}");
+    let failed: Vec<usize> = (0..puts.len())
+        .filter(|&i| puts[i].1.status != StatusCode::OK)
+        .collect();
+    assert_eq!(failed, vec![2], "the third piece was cut: {puts:?}");
+    assert!(
+        [StatusCode::BAD_GATEWAY, StatusCode::REQUEST_TIMEOUT].contains(&puts[2].1.status),
+        "a cut is a retryable status: {:?}",
+        puts[2].1.status
+    );
+    // After the cut: a status query, then on from what the server kept of the cut piece.
+    let cut_at = seen
+        .iter()
+        .position(|s| s.status != StatusCode::OK)
+        .expect("the cut");
+    assert_eq!(
+        (
+            seen[cut_at + 1].method.clone(),
+            seen[cut_at + 1].path.clone()
+        ),
+        (Method::GET, format!("{photo_path}/upload"))
+    );
+    let resumed = offsets[3];
+    assert!(
+        2 * piece < resumed && resumed < 3 * piece,
+        "resumed inside the cut piece, from what the server kept: {resumed}"
+    );
+    // From there on, piece after piece, each from where the previous one ended, to the end.
+    let mut next = resumed;
+    for (o, s) in &puts[3..] {
+        assert_eq!(*o, next, "{puts:?}");
+        next += s.len as u64;
+    }
+    assert_eq!(next, photo.bytes);
+    // Only the part of the cut piece past the cut was sent twice.
+    let lost = 3 * piece - resumed;
+    assert_eq!(r.bytes_sent, photo.bytes + lost + photo.thumbnail_bytes);
+    assert!(lost < piece);
+}
