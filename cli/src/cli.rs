@@ -564,6 +564,17 @@ fn login(dir: &DeviceDir, server: &str, token: &str, json: bool) -> CliResult<()
     if token.is_empty() {
         return Err(CliError::new("a token is required"));
     }
+    // The sync client's own check, up front: `http://` only to this machine (loopback), so a
+    // device never signs in to a server it would then refuse to sync with, nor sends its token
+    // across a network in the clear to find out.
+    if let Err(e) = SyncClient::new(SyncConfig::new(url, token)) {
+        return Err(match e {
+            fieldcrew_core::sync::SyncError::Config(m) => {
+                CliError::new(format!("cannot sign in to {url}: {m}"))
+            }
+            other => other.into(),
+        });
+    }
     let me = whoami(url, token)?;
     let crew_id = me.crew_id.ok_or_else(|| {
         CliError::new(format!(

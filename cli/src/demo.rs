@@ -10,10 +10,12 @@
 //!    and a new card, document photos, a site survey, an evaluation, crew notes.
 //! 3. Meanwhile dispatch reschedules one order, cancels one the crew is completing, corrects the
 //!    notes the crew is also editing, and adds an urgent repair.
-//! 4. Both phones sync through a byte-counting proxy, and the report tells what went up and
-//!    down, what merged, each conflict and the rule that decided it, and the figures.
+//! 4. Both phones sync through a byte-counting proxy (the order data, then the photos' bytes on
+//!    their own queue), and the report tells what went up and down, how many photos reached the
+//!    server, what merged, each conflict and the rule that decided it, and the figures; what the
+//!    story's orders look like afterwards is read back from the back-office API.
 //!
-//! The phones' clocks are manual (a working day from 08:30 Beijing time), the fixtures seeded:
+//! The phones' clocks are manual (a working day from 08:05 Beijing time), the fixtures seeded:
 //! every run tells the same story. The data directories stay for inspection.
 
 use std::collections::BTreeMap;
@@ -25,21 +27,24 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use fieldcrew_core::clock::ManualClock;
 use fieldcrew_core::fixtures::{CityDay, local_midnight};
 use fieldcrew_core::geo::Fix;
-use fieldcrew_core::reading::{Confirmation, HistoryPoint, ReadingPurpose, Register, RegisterSpec};
+use fieldcrew_core::reading::{
+    Confirmation, ConfirmedWarning, HistoryPoint, ReadingPurpose, Register, RegisterSpec,
+    WarningCode,
+};
 use fieldcrew_core::store::{ReadingEntry, RegisterValue, ReplacementEntry, StatusReport, Store};
 use fieldcrew_core::survey::{ConnectionPoint, SiteSurvey, Voltage};
 use fieldcrew_core::sync::wire::{Conflict, ConflictRule};
-use fieldcrew_core::sync::{SyncClient, SyncConfig, SyncReport};
+use fieldcrew_core::sync::{SyncClient, SyncConfig, SyncReport, TransferReport};
 use fieldcrew_core::work_order::{
     Appointment, DocumentKind, Meter, MeterRegister, Priority, Status, SuspendReason, WorkKind,
     WorkOrder,
 };
-use fieldcrew_server::storage::{ConflictFilter, OrderFilter, OrderPatch};
+use fieldcrew_server::storage::{ConflictFilter, OfficeDetail, OrderFilter, OrderPatch};
 use fieldcrew_server::{
     Caller, Capacity, Crew, Member, NewOrder, Role, RunningServer, Storage, issue_token,
 };
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::device::{DeviceConfig, DeviceDir};
@@ -70,8 +75,8 @@ impl Default for DemoOptions {
     }
 }
 
-/// One crew's transfer in one sync.
-#[derive(Debug, Clone, Default, Serialize)]
+/// One crew's transfer in one sync: the order data (push, then pull), then the photos' bytes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SyncFigures {
     pub pushed: u64,
     pub applied: u64,
@@ -81,14 +86,32 @@ pub struct SyncFigures {
     pub orders_received: u64,
     pub orders_removed: u64,
     pub conflicts_received: u64,
+    /// Requests and body bytes of the order data (push and pull), compressed as sent.
     pub requests: u64,
     pub bytes_up: u64,
     pub bytes_down: u64,
+    /// Photos whose bytes the server took and verified in this sync.
+    pub photos_uploaded: u64,
+    /// Photos that did not get through (they go again at the next sync).
+    pub photo_upload_failures: u64,
+    /// Photo bytes the client handed to the network (photos and thumbnails).
+    pub photo_bytes_sent: u64,
+    pub photos_downloaded: u64,
+    /// Requests and body bytes of the photo queue through the proxy.
+    pub photo_requests: u64,
+    pub photo_bytes_up: u64,
+    pub photo_bytes_down: u64,
     pub seconds: f64,
 }
 
 impl SyncFigures {
-    fn of(report: &SyncReport, traffic: TrafficSnapshot, seconds: f64) -> Self {
+    fn of(
+        report: &SyncReport,
+        data: TrafficSnapshot,
+        photos: &TransferReport,
+        photo_traffic: TrafficSnapshot,
+        seconds: f64,
+    ) -> Self {
         SyncFigures {
             pushed: report.pushed,
             applied: report.applied,
@@ -98,23 +121,53 @@ impl SyncFigures {
             orders_received: report.orders_received,
             orders_removed: report.orders_removed,
             conflicts_received: report.conflicts_received,
-            requests: traffic.requests,
-            bytes_up: traffic.bytes_up,
-            bytes_down: traffic.bytes_down,
+            requests: data.requests,
+            bytes_up: data.bytes_up,
+            bytes_down: data.bytes_down,
+            photos_uploaded: photos.uploaded,
+            photo_upload_failures: photos.upload_failures,
+            photo_bytes_sent: photos.bytes_sent,
+            photos_downloaded: photos.downloaded,
+            photo_requests: photo_traffic.requests,
+            photo_bytes_up: photo_traffic.bytes_up,
+            photo_bytes_down: photo_traffic.bytes_down,
             seconds,
         }
     }
+
+    /// Adds the photo transfer of a later sync (photos that failed go again then).
+    fn add_photos(&mut self, later: &SyncFigures) {
+        self.photos_uploaded += later.photos_uploaded;
+        self.photo_upload_failures += later.photo_upload_failures;
+        self.photo_bytes_sent += later.photo_bytes_sent;
+        self.photos_downloaded += later.photos_downloaded;
+        self.photo_requests += later.photo_requests;
+        self.photo_bytes_up += later.photo_bytes_up;
+        self.photo_bytes_down += later.photo_bytes_down;
+    }
+}
+
+/// A reading warning the member confirmed with a reason before the reading was saved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarningConfirmed {
+    pub order_number: String,
+    pub code: WarningCode,
+    pub register: Register,
+    /// The value as entered.
+    pub value: String,
+    pub message: String,
+    pub reason: String,
 }
 
 /// What a phone did offline, counted from its own records.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct OfflineWork {
     pub status_reports: u64,
     pub arrivals: u64,
     pub completions: u64,
     pub suspensions: u64,
     pub readings: u64,
-    pub warnings_confirmed: Vec<String>,
+    pub warnings_confirmed: Vec<WarningConfirmed>,
     pub replacements: u64,
     pub photos: u64,
     pub photo_bytes: u64,
@@ -125,7 +178,7 @@ pub struct OfflineWork {
     pub outbox: BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PhoneReport {
     pub name: String,
     pub member: String,
@@ -133,15 +186,20 @@ pub struct PhoneReport {
     pub dir: PathBuf,
     pub morning: SyncFigures,
     pub offline: OfflineWork,
+    /// The evening sync; its photo figures include the second round's (photos retried then).
     pub evening: SyncFigures,
     /// Changes the server refused, as `entity: reason`.
     pub rejected: Vec<String>,
     /// Orders on the phone whose status and version match the server's after the sync.
     pub orders_in_agreement: u64,
     pub orders_on_phone: u64,
+    /// Photos on the phone after the sync, and how many of them the back office shows with
+    /// their verified bytes on the server.
+    pub photos_on_phone: u64,
+    pub photos_on_server: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConflictLine {
     pub order_number: String,
     pub field: String,
@@ -153,7 +211,52 @@ pub struct ConflictLine {
     pub explanation: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A reading as the back office holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeReading {
+    pub meter: String,
+    pub purpose: ReadingPurpose,
+    pub register: Register,
+    pub value: Decimal,
+    pub confirmed: Vec<ConfirmedWarning>,
+}
+
+/// A meter replacement as the back office holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeReplacement {
+    pub old_meter: String,
+    pub old_balance: Option<Decimal>,
+    pub new_meter: String,
+    pub new_card: Option<String>,
+}
+
+/// A photo as the back office sees it: `on_server` once its verified bytes are there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomePhoto {
+    pub kind: DocumentKind,
+    pub bytes: u64,
+    pub on_server: bool,
+}
+
+/// One of the orders the story turns on, after the sync, from the back-office API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Outcome {
+    pub order_number: String,
+    pub kind: WorkKind,
+    /// What happened to it, in a few words.
+    pub what: String,
+    pub status: Status,
+    pub appointment: Appointment,
+    pub crew_notes: String,
+    pub readings: Vec<OutcomeReading>,
+    pub replacement: Option<OutcomeReplacement>,
+    pub survey: Option<SiteSurvey>,
+    pub photos: Vec<OutcomePhoto>,
+    /// Required documents the office has no verified photo of yet.
+    pub documents_missing: Vec<DocumentKind>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Totals {
     pub ops_pushed: u64,
     pub applied: u64,
@@ -161,13 +264,18 @@ pub struct Totals {
     pub conflicts: u64,
     pub rejected: u64,
     pub orders_down: u64,
+    /// Order data, both phones, morning and evening (compressed, as sent).
     pub bytes_up: u64,
     pub bytes_down: u64,
+    pub photos_uploaded: u64,
+    pub photo_upload_failures: u64,
+    /// Request bodies of the photo queue through the proxies (photos and thumbnails).
+    pub photo_bytes_up: u64,
     pub sync_seconds: f64,
     pub total_seconds: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DemoReport {
     pub day: NaiveDate,
     pub dir: PathBuf,
@@ -180,8 +288,8 @@ pub struct DemoReport {
     /// What dispatch did while the phones were offline.
     pub dispatch: Vec<String>,
     pub conflicts: Vec<ConflictLine>,
-    /// The end state of the orders the story turns on: (order number, what happened, server status).
-    pub outcomes: Vec<(String, String, Status)>,
+    /// The end state of the orders the story turns on, as the back office sees it.
+    pub outcomes: Vec<Outcome>,
     pub totals: Totals,
 }
 
@@ -290,10 +398,13 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> CliResult<DemoRe
 
     // --- Two phones sign in and download the day. ---
     let mut phones = Vec::new();
-    for (name, member, crew, member_name) in [
+    for (n, (name, member, crew, member_name)) in [
         ("phone-wang", "m-wangjh", "crew-xihu", "王建华"),
         ("phone-li", "m-limin", "crew-binjiang", "李明"),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let clock = Arc::new(ManualClock::new(
             day_start + Duration::hours(8) + Duration::minutes(5),
         ));
@@ -322,6 +433,7 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> CliResult<DemoRe
             clock,
             work: OfflineWork::default(),
             photo_edge: options.photo_edge,
+            photo_base: 1000 * n as u32,
         });
     }
     let mut morning = Vec::new();
@@ -416,20 +528,24 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> CliResult<DemoRe
             .collect();
         let figures = phone.sync()?;
         say(&format!(
-            "{:<11} pushed {} changes ({} applied, {} merged, {} conflicts, {} rejected), received {} orders",
+            "{:<11} pushed {} changes ({} applied, {} merged, {} conflicts, {} rejected), received {} orders; uploaded {} photos ({}), {} failed",
             phone.name,
             figures.pushed,
             figures.applied,
             figures.merged,
             figures.conflicts,
             figures.rejected,
-            figures.orders_received
+            figures.orders_received,
+            figures.photos_uploaded,
+            human_bytes(figures.photo_bytes_up),
+            figures.photo_upload_failures
         ));
         evening.push(figures);
     }
-    // A second round so each phone also sees what the other's sync changed on the server.
-    for phone in &phones {
-        phone.sync()?;
+    // A second round so each phone also sees what the other's sync changed on the server (and
+    // any photo that did not get through goes again).
+    for (phone, figures) in phones.iter().zip(evening.iter_mut()) {
+        figures.add_photos(&phone.sync()?);
     }
     let sync_seconds = sync_started.elapsed().as_secs_f64();
     let urgent_arrived = crate::device::resolve_order(&phones[1].store, &urgent_number).is_ok();
@@ -443,16 +559,19 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> CliResult<DemoRe
         ),
     ));
 
-    // --- What the server holds now. ---
+    // --- What the server holds now, as the back office sees it. ---
+    let office = Office::new(
+        &server.url(),
+        issue_token(storage, DISPATCHER.0, "dispatch-desk", None)?.token,
+    )?;
     let conflicts: Vec<ConflictLine> = storage
         .conflicts(&ConflictFilter::default())?
         .into_iter()
         .map(conflict_line)
         .collect();
-    let mut outcomes_with_status = Vec::new();
-    for (number, id, what) in outcomes {
-        let status = storage.order_detail(id)?.order.status;
-        outcomes_with_status.push((number, what, status));
+    let mut story = Vec::new();
+    for (_, id, what) in outcomes {
+        story.push(outcome(&office.detail(id)?, what));
     }
     let mut reports = Vec::new();
     for ((phone, morning), evening) in phones.iter().zip(morning).zip(evening) {
@@ -464,6 +583,7 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> CliResult<DemoRe
         })?;
         let local = phone.store.orders_by_status(&[], 100_000)?;
         let mut agree = 0;
+        let (mut photos_on_phone, mut photos_on_server) = (0, 0);
         for summary in &local {
             let order = phone.store.order(summary.id)?;
             if server_orders
@@ -472,6 +592,21 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> CliResult<DemoRe
             {
                 agree += 1;
             }
+            let photos = phone.store.photos(order.id)?;
+            if photos.is_empty() {
+                continue;
+            }
+            photos_on_phone += photos.len() as u64;
+            let detail = office.detail(order.id)?;
+            photos_on_server += photos
+                .iter()
+                .filter(|p| {
+                    detail
+                        .photos
+                        .iter()
+                        .any(|o| o.photo.id == p.id && o.photo.sha256 == p.sha256 && o.on_server)
+                })
+                .count() as u64;
         }
         let mut grouped: BTreeMap<String, u64> = BTreeMap::new();
         for r in phone.store.rejected_changes()? {
@@ -494,6 +629,8 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> CliResult<DemoRe
             rejected,
             orders_in_agreement: agree,
             orders_on_phone: local.len() as u64,
+            photos_on_phone,
+            photos_on_server,
         });
     }
     let sum = |f: &dyn Fn(&PhoneReport) -> u64| reports.iter().map(f).sum::<u64>();
@@ -506,6 +643,11 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> CliResult<DemoRe
         orders_down: sum(&|p| p.morning.orders_received + p.evening.orders_received),
         bytes_up: sum(&|p| p.morning.bytes_up + p.evening.bytes_up),
         bytes_down: sum(&|p| p.morning.bytes_down + p.evening.bytes_down),
+        photos_uploaded: sum(&|p| p.morning.photos_uploaded + p.evening.photos_uploaded),
+        photo_upload_failures: sum(&|p| {
+            p.morning.photo_upload_failures + p.evening.photo_upload_failures
+        }),
+        photo_bytes_up: sum(&|p| p.morning.photo_bytes_up + p.evening.photo_bytes_up),
         sync_seconds,
         total_seconds: 0.0,
     };
@@ -523,7 +665,7 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> CliResult<DemoRe
         phones: reports,
         dispatch,
         conflicts,
-        outcomes: outcomes_with_status,
+        outcomes: story,
         totals,
     };
     report.totals.total_seconds = started.elapsed().as_secs_f64();
@@ -542,6 +684,8 @@ struct Phone {
     clock: Arc<ManualClock>,
     work: OfflineWork,
     photo_edge: u32,
+    /// The first [`sample_photo`] variant of this phone's photos.
+    photo_base: u32,
 }
 
 impl Phone {
@@ -549,8 +693,9 @@ impl Phone {
         let before = self.proxy.traffic.snapshot();
         let t = Instant::now();
         let report = self.client.sync(&self.store, &mut |_| {})?;
+        let data_done = self.proxy.traffic.snapshot();
         // The photos' bytes follow the data on their own queue (the demo's phones are on Wi-Fi).
-        self.client.transfer_photos(
+        let photos = self.client.transfer_photos(
             &self.store,
             fieldcrew_core::sync::NetworkKind::Unmetered,
             &mut |_| {},
@@ -558,7 +703,9 @@ impl Phone {
         let seconds = t.elapsed().as_secs_f64();
         Ok(SyncFigures::of(
             &report,
-            self.proxy.traffic.snapshot() - before,
+            data_done - before,
+            &photos,
+            self.proxy.traffic.snapshot() - data_done,
             seconds,
         ))
     }
@@ -606,7 +753,8 @@ impl Phone {
     }
 
     fn photo(&mut self, order: &WorkOrder, kind: DocumentKind) -> CliResult<()> {
-        let variant = u32::try_from(self.work.photos).unwrap_or(0) * 7 + kind as u32;
+        // A different picture for every photo of the day, across both phones.
+        let variant = self.photo_base + u32::try_from(self.work.photos).unwrap_or(0);
         let bytes = sample_photo(self.photo_edge, variant)?;
         let p = self.store.add_photo(order.id, kind, &bytes)?;
         self.work.photos += 1;
@@ -650,9 +798,14 @@ impl Phone {
                 register: w.register,
                 reason: reason.into(),
             });
-            self.work
-                .warnings_confirmed
-                .push(format!("{} {}: {}", order.number, w.code, reason));
+            self.work.warnings_confirmed.push(WarningConfirmed {
+                order_number: order.number.clone(),
+                code: w.code,
+                register: w.register,
+                value: raw.into(),
+                message: w.message.clone(),
+                reason: reason.into(),
+            });
         }
         let saved = self.store.record_readings(&entry)?;
         self.work.readings += saved.len() as u64;
@@ -1134,6 +1287,98 @@ fn play_phone_b(
     Ok(())
 }
 
+/// The back-office API, asked as a dispatcher's desk would (`GET /v1/office/orders/{id}`):
+/// a photo shows `on_server` only once its verified bytes are in place.
+struct Office {
+    runtime: tokio::runtime::Runtime,
+    http: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Office {
+    fn new(url: &str, token: String) -> CliResult<Office> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .map_err(|e| CliError::new(format!("http client: {e}")))?;
+        Ok(Office {
+            runtime,
+            http,
+            url: url.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    fn detail(&self, id: Uuid) -> CliResult<OfficeDetail> {
+        self.runtime.block_on(async {
+            let failed = |e: reqwest::Error| CliError::new(format!("back office, order {id}: {e}"));
+            let response = self
+                .http
+                .get(format!("{}/v1/office/orders/{id}", self.url))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .map_err(failed)?;
+            let status = response.status();
+            if !status.is_success() {
+                return Err(CliError::new(format!(
+                    "back office, order {id}: HTTP {status}"
+                )));
+            }
+            response.json::<OfficeDetail>().await.map_err(failed)
+        })
+    }
+}
+
+fn outcome(d: &OfficeDetail, what: String) -> Outcome {
+    let o = &d.order;
+    Outcome {
+        order_number: o.number.clone(),
+        kind: o.kind,
+        what,
+        status: o.status,
+        appointment: o.appointment,
+        crew_notes: o.crew_notes.clone(),
+        readings: d
+            .readings
+            .iter()
+            .map(|r| OutcomeReading {
+                meter: r.meter_asset.clone(),
+                purpose: r.purpose,
+                register: r.register,
+                value: r.value,
+                confirmed: r.warnings.clone(),
+            })
+            .collect(),
+        replacement: d.replacements.first().map(|r| OutcomeReplacement {
+            old_meter: r.old_meter.clone(),
+            old_balance: r.old_balance,
+            new_meter: r.new_meter.clone(),
+            new_card: r.new_card.clone(),
+        }),
+        survey: o.survey.clone(),
+        photos: d
+            .photos
+            .iter()
+            .map(|p| OutcomePhoto {
+                kind: p.photo.kind,
+                bytes: p.photo.bytes,
+                on_server: p.on_server,
+            })
+            .collect(),
+        documents_missing: d
+            .documents
+            .iter()
+            .filter(|doc| !doc.received)
+            .map(|doc| doc.kind)
+            .collect(),
+    }
+}
+
 fn conflict_line(c: Conflict) -> ConflictLine {
     let explanation = match c.rule {
         ConflictRule::DispatchOwnsField => "both changed a field dispatch owns: dispatch's value stands",
@@ -1166,7 +1411,8 @@ fn conflict_line(c: Conflict) -> ConflictLine {
 
 /// A document photo as a phone camera would deliver it: a JPEG of a pale page with lines of
 /// print and a red seal, `edge` pixels on its long side.
-/// `variant` moves the seal and the print so every photo is a different picture.
+/// `variant` moves the seal and is printed in the top margin as a row of 16 marks (its bits),
+/// so photos of different variants are different pictures (and different content addresses).
 pub fn sample_photo(edge: u32, variant: u32) -> CliResult<Vec<u8>> {
     let w = edge.clamp(64, 4000);
     let h = w * 3 / 4;
@@ -1183,7 +1429,14 @@ pub fn sample_photo(edge: u32, variant: u32) -> CliResult<Vec<u8>> {
             let d = ((xf - cx).powi(2) + (yf - cy).powi(2)).sqrt();
             let line =
                 (y * 24 / h) % 2 == 1 && x > w / 10 && x < w * 9 / 10 && (x / 7 + y) % 11 != 0;
-            let (rr, gg, bb) = if (d - r).abs() < r * 0.08 || (d < r * 0.3) {
+            // The variant's bits, one mark each, in the top margin.
+            let bit = (x * 20 / w).checked_sub(2).filter(|b| *b < 16);
+            let mark = y > h / 40
+                && y < h / 12
+                && bit.is_some_and(|b| (variant >> b) & 1 == 1 && (x * 40 / w) % 2 == 0);
+            let (rr, gg, bb) = if mark {
+                (20, 20, 30)
+            } else if (d - r).abs() < r * 0.08 || (d < r * 0.3) {
                 (200, 30, 40)
             } else if line && y > h / 8 && y < h * 7 / 8 {
                 (40, 40, 50)
@@ -1272,7 +1525,11 @@ pub fn render(report: &DemoReport) -> String {
             w.notes
         );
         for c in &w.warnings_confirmed {
-            let _ = writeln!(s, "  warning confirmed: {c}");
+            let _ = writeln!(
+                s,
+                "  warning confirmed: {} {} on {} ({}): \"{}\"",
+                c.order_number, c.code, c.register, c.value, c.reason
+            );
         }
         let _ = writeln!(
             s,
@@ -1296,6 +1553,16 @@ pub fn render(report: &DemoReport) -> String {
             p.evening.conflicts_received,
             human_bytes(p.evening.bytes_down)
         );
+        let _ = writeln!(
+            s,
+            "Evening, photos up: {} uploaded ({} in {} requests), {} failed; {} of the phone's {} photos are on the server, verified.",
+            p.evening.photos_uploaded,
+            human_bytes(p.evening.photo_bytes_up),
+            p.evening.photo_requests,
+            p.evening.photo_upload_failures,
+            p.photos_on_server,
+            p.photos_on_phone
+        );
         for r in &p.rejected {
             let _ = writeln!(s, "  rejected (kept on the phone, never retried): {r}");
         }
@@ -1312,8 +1579,21 @@ pub fn render(report: &DemoReport) -> String {
     }
     let _ = writeln!(s);
     let _ = writeln!(s, "── What merged and what conflicted ──");
-    for (number, what, status) in &report.outcomes {
-        let _ = writeln!(s, "  {number}  {what} → server: {status}");
+    for o in &report.outcomes {
+        let photos = if o.photos.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", {} of {} photo(s) on the server",
+                o.photos.iter().filter(|p| p.on_server).count(),
+                o.photos.len()
+            )
+        };
+        let _ = writeln!(
+            s,
+            "  {}  {} → server: {}{photos}",
+            o.order_number, o.what, o.status
+        );
     }
     if report.conflicts.is_empty() {
         let _ = writeln!(s, "  no conflicts");
@@ -1353,12 +1633,20 @@ pub fn render(report: &DemoReport) -> String {
             t.orders_down.to_string(),
         ),
         (
-            "bytes up (request bodies, gzip as sent)",
+            "order data up (request bodies, compressed as sent)",
             human_bytes(t.bytes_up),
         ),
         (
-            "bytes down (reply bodies, gzip as sent)",
+            "order data down (reply bodies, compressed as sent)",
             human_bytes(t.bytes_down),
+        ),
+        (
+            "photos uploaded / failed",
+            format!("{} / {}", t.photos_uploaded, t.photo_upload_failures),
+        ),
+        (
+            "photo bytes up (photos and thumbnails)",
+            human_bytes(t.photo_bytes_up),
         ),
         (
             "evening sync, both phones",

@@ -1,6 +1,7 @@
 //! A loopback proxy that forwards everything to the server untouched and counts the bytes of
-//! request and reply bodies as they travel (compressed, as on the wire). The demo puts one in
-//! front of each phone so its report gives real transfer figures without touching the client.
+//! request and reply bodies as they travel (compressed, gzip or zstd, as on the wire). The demo
+//! puts one in front of each phone so its report gives real transfer figures without touching
+//! the client.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,9 +70,13 @@ impl CountingProxy {
             .build()?;
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
         let url = format!("http://{}", listener.local_addr()?);
-        // No decompression: bodies pass through byte for byte and are counted as sent.
+        // No decompression (of any encoding the workspace's reqwest can decode): bodies pass
+        // through byte for byte and are counted as sent.
         let http = reqwest::Client::builder()
             .no_gzip()
+            .no_zstd()
+            .no_brotli()
+            .no_deflate()
             .no_proxy()
             .build()
             .map_err(|e| CliError::new(format!("proxy client: {e}")))?;

@@ -8,15 +8,16 @@ use assert_cmd::Command;
 use chrono::{Duration, Utc};
 use fieldcrew_core::reading::{HistoryPoint, Register, RegisterSpec};
 use fieldcrew_core::store::AgendaGroup;
+use fieldcrew_core::sync::wire::{ConflictStatus, ResolveChoice};
 use fieldcrew_core::work_order::{
-    Appointment, Customer, Meter, MeterRegister, Priority, Site, Status, WorkKind,
+    Appointment, Customer, Meter, MeterRegister, Priority, Site, Status, SuspendReason, WorkKind,
 };
-use fieldcrew_server::storage::OfficeDetail;
+use fieldcrew_server::storage::{ConflictFilter, OfficeDetail, OrderPatch};
 use fieldcrew_server::{
     Caller, Capacity, Crew, Member, NewOrder, Role, RunningServer, Storage, issue_token,
 };
 use rust_decimal::Decimal;
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 struct World {
@@ -25,34 +26,24 @@ struct World {
     server: RunningServer,
     token: String,
     removal: Uuid,
+    survey: Uuid,
     day: String,
 }
 
-fn world() -> World {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = RunningServer::start(&dir.path().join("server")).expect("server starts");
-    let s = server.storage();
-    s.add_crew(&Crew {
-        id: "crew-xihu".into(),
-        name: "西湖供电所 装表接电一班".into(),
-        capacity: Capacity {
-            surveys: 5,
-            installs: 8,
-            checks: 8,
-        },
-    })
-    .expect("crew");
-    s.add_member(&Member {
-        id: "m-wang".into(),
-        name: "王建华".into(),
-        crew_id: Some("crew-xihu".into()),
-        role: Role::Crew,
-    })
-    .expect("member");
+fn dispatcher() -> Caller {
+    Caller {
+        member_id: "d1".into(),
+        crew_id: None,
+        role: Role::Dispatcher,
+        device: "desk".into(),
+    }
+}
+
+/// An order for crew-xihu with an agreed slot an hour from now.
+fn new_order(number: &str, kind: WorkKind, meters: Vec<Meter>) -> NewOrder {
     let now = Utc::now();
     let start = now + Duration::hours(1);
-    let day = (start + Duration::hours(8)).date_naive().to_string();
-    let order = |number: &str, kind: WorkKind, meters: Vec<Meter>| NewOrder {
+    NewOrder {
         id: None,
         number: number.into(),
         kind,
@@ -78,9 +69,13 @@ fn world() -> World {
         crew_id: "crew-xihu".into(),
         member_id: None,
         fees: Vec::new(),
-    };
-    let meter = Meter {
-        asset_number: "3310150000000042".into(),
+    }
+}
+
+/// A single-register meter last read `last` thirty days ago, about `daily` kWh a day.
+fn meter(asset: &str, last: Decimal, daily: i64, prepaid: bool) -> Meter {
+    Meter {
+        asset_number: asset.into(),
         phases: 1,
         registers: vec![MeterRegister {
             spec: RegisterSpec {
@@ -89,26 +84,53 @@ fn world() -> World {
                 decimals: 2,
             },
             last: Some(HistoryPoint {
-                value: Decimal::new(1_000_000, 2),
-                at: now - Duration::days(30),
+                value: last,
+                at: Utc::now() - Duration::days(30),
             }),
         }],
         multiplier: Decimal::ONE,
-        prepaid: false,
-        expected_daily_kwh: Some(Decimal::from(10)),
-    };
-    let dispatcher = Caller {
-        member_id: "d1".into(),
-        crew_id: None,
-        role: Role::Dispatcher,
-        device: "desk".into(),
-    };
+        prepaid,
+        expected_daily_kwh: Some(Decimal::from(daily)),
+    }
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = RunningServer::start(&dir.path().join("server")).expect("server starts");
+    let s = server.storage();
+    s.add_crew(&Crew {
+        id: "crew-xihu".into(),
+        name: "西湖供电所 装表接电一班".into(),
+        capacity: Capacity {
+            surveys: 5,
+            installs: 8,
+            checks: 8,
+        },
+    })
+    .expect("crew");
+    s.add_member(&Member {
+        id: "m-wang".into(),
+        name: "王建华".into(),
+        crew_id: Some("crew-xihu".into()),
+        role: Role::Crew,
+    })
+    .expect("member");
+    let day = (Utc::now() + Duration::hours(9)).date_naive().to_string();
     let written = s
         .create_orders(
-            &dispatcher,
+            &dispatcher(),
             vec![
-                order("GD1001", WorkKind::MeterRemoval, vec![meter]),
-                order("GD1002", WorkKind::SiteSurvey, Vec::new()),
+                new_order(
+                    "GD1001",
+                    WorkKind::MeterRemoval,
+                    vec![meter(
+                        "3310150000000042",
+                        Decimal::new(1_000_000, 2),
+                        10,
+                        false,
+                    )],
+                ),
+                new_order("GD1002", WorkKind::SiteSurvey, Vec::new()),
             ],
         )
         .expect("orders");
@@ -119,6 +141,7 @@ fn world() -> World {
         device: dir.path().join("device"),
         _dir: dir,
         removal: written[0].order.id,
+        survey: written[1].order.id,
         server,
         token,
         day,
@@ -334,6 +357,9 @@ fn login_sync_agenda_a_reading_confirmed_complete_and_sync_back() {
     // arrive, reading, photo, complete, evaluation, arrive, survey.
     assert_eq!(sync["pushed"], 7);
     assert_eq!(sync["conflicts"], 0);
+    // The photo's bytes follow the data: uploaded and verified in the same command.
+    assert_eq!(sync["photos_uploaded"], 1);
+    assert_eq!(sync["photo_upload_failures"], 0);
     let pending = json(&fieldcrew(&w.device, &["--json", "pending"]));
     assert_eq!(pending.as_array().map(Vec::len), Some(0));
 
@@ -458,4 +484,404 @@ fn errors_are_one_line_and_non_zero() {
             not_a_photo.to_str().expect("utf-8 path"),
         ],
     ));
+}
+
+#[test]
+fn login_refuses_plain_http_to_another_machine() {
+    let w = world();
+    for url in [
+        "http://sync.example.com",
+        "http://10.0.0.5:8080",
+        "http://0.0.0.0:8080/",
+        "http://localhost.example.com",
+    ] {
+        for json in [false, true] {
+            let mut args = vec!["login", "--server", url, "--token", &w.token];
+            if json {
+                args.insert(0, "--json");
+            }
+            let out = fieldcrew(&w.device, &args);
+            assert_eq!(out.status.code(), Some(1), "{url}");
+            assert!(out.stdout.is_empty(), "{url}");
+            let line = one_line_failure(&out);
+            assert!(
+                line.contains(&format!(
+                    "cannot sign in to {}: the server URL must start with https://",
+                    url.trim_end_matches('/')
+                )) && line.contains("http:// only to this machine"),
+                "{line}"
+            );
+        }
+    }
+    // Refused before anything is created or sent: no key, no settings, no store.
+    assert!(!w.device.join("store.key").exists());
+    assert!(!w.device.join("device.json").exists());
+    assert!(!w.device.join("phone.sqlite3").exists());
+    // A URL without a scheme is refused too; loopback over http:// still signs in.
+    let line = one_line_failure(&fieldcrew(
+        &w.device,
+        &["login", "--server", "sync.example.com", "--token", &w.token],
+    ));
+    assert!(line.contains("http:// or https://"), "{line}");
+    let me = json(&fieldcrew(
+        &w.device,
+        &[
+            "--json",
+            "login",
+            "--server",
+            &w.server.url(),
+            "--token",
+            &w.token,
+        ],
+    ));
+    assert_eq!(me["member_id"], "m-wang");
+    assert_eq!(me["server_url"], w.server.url());
+}
+
+#[test]
+fn suspend_start_replace_photos_and_sync_reports_the_uploads() {
+    let w = world();
+    let s = w.server.storage();
+    let replacement = s
+        .create_orders(
+            &dispatcher(),
+            vec![new_order(
+                "GD1003",
+                WorkKind::MeterReplacement,
+                vec![meter("3310150000000077", Decimal::new(563_025, 2), 9, true)],
+            )],
+        )
+        .expect("order")[0]
+        .order
+        .id;
+    login(&w);
+    let sync = json(&fieldcrew(&w.device, &["--json", "sync"]));
+    assert_eq!(sync["orders_received"], 3);
+    assert_eq!(sync["photos_uploaded"], 0);
+
+    // Suspend: the reason travels; `other` needs a note.
+    ok(&fieldcrew(&w.device, &["arrive", "GD1002"]));
+    let line = one_line_failure(&fieldcrew(
+        &w.device,
+        &["suspend", "GD1002", "--reason", "other"],
+    ));
+    assert!(line.contains("note"), "{line}");
+    let suspended = json(&fieldcrew(
+        &w.device,
+        &["--json", "suspend", "GD1002", "--reason", "customer_absent"],
+    ));
+    assert_eq!(
+        (&suspended["from"], &suspended["to"], &suspended["reason"]),
+        (
+            &json!("arrived"),
+            &json!("suspended"),
+            &json!("customer_absent")
+        )
+    );
+    let out = fieldcrew(&w.device, &["suspend", "GD1002", "--reason", "unsafe"]);
+    assert_eq!(out.status.code(), Some(1));
+    let line = one_line_failure(&out);
+    assert!(line.contains("suspended"), "{line}");
+
+    // Start: arrived → in progress, with the fix given.
+    ok(&fieldcrew(&w.device, &["arrive", "GD1003"]));
+    let started = json(&fieldcrew(
+        &w.device,
+        &["--json", "start", "GD1003", "--gps", "30.2741,120.1551,6"],
+    ));
+    assert_eq!(
+        (&started["from"], &started["to"]),
+        (&json!("arrived"), &json!("in_progress"))
+    );
+
+    // Replace: the old meter is prepaid, so its balance is required; then the new card.
+    let old = ["--old", "total=5881.60"];
+    let new = [
+        "--new-meter",
+        "3310150888000001",
+        "--new",
+        "total=0",
+        "--new-prepaid",
+    ];
+    let line = one_line_failure(&fieldcrew(
+        &w.device,
+        &[
+            &["replace", "GD1003"][..],
+            &old,
+            &new,
+            &["--new-card", "6217001234567890"],
+        ]
+        .concat(),
+    ));
+    assert!(line.contains("balance"), "{line}");
+    let line = one_line_failure(&fieldcrew(
+        &w.device,
+        &[
+            &["replace", "GD1003"][..],
+            &old,
+            &["--old-balance", "35.20"],
+            &new,
+        ]
+        .concat(),
+    ));
+    assert!(line.contains("card"), "{line}");
+    let replaced = json(&fieldcrew(
+        &w.device,
+        &[
+            &["--json", "replace", "GD1003"][..],
+            &old,
+            &["--old-balance", "35.20"],
+            &new,
+            &["--new-card", "6217001234567890"],
+        ]
+        .concat(),
+    ));
+    assert_eq!(replaced["replacement"]["old_meter"], "3310150000000077");
+    assert_eq!(replaced["replacement"]["old_balance"], "35.20");
+    assert_eq!(replaced["replacement"]["new_meter"], "3310150888000001");
+    assert_eq!(replaced["replacement"]["new_card"], "6217001234567890");
+    let readings: Vec<(&str, &str)> = replaced["readings"]
+        .as_array()
+        .expect("readings")
+        .iter()
+        .map(|r| {
+            (
+                r["purpose"].as_str().expect("purpose"),
+                r["value"].as_str().expect("value"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        readings,
+        [
+            ("replacement_old_final", "5881.60"),
+            ("replacement_new_start", "0")
+        ]
+    );
+
+    // Two photos of the meters, then the work ends and the crew notes say where the box is.
+    let mut photo_bytes = 0;
+    for (kind, variant) in [("meter_before", 11), ("meter_after", 12)] {
+        let file = w.device.join(format!("{kind}.jpg"));
+        std::fs::write(
+            &file,
+            fieldcrew_cli::demo::sample_photo(320, variant).expect("jpeg"),
+        )
+        .expect("file");
+        let added = json(&fieldcrew(
+            &w.device,
+            &[
+                "--json",
+                "photo",
+                "GD1003",
+                "--kind",
+                kind,
+                file.to_str().expect("utf-8 path"),
+            ],
+        ));
+        assert_eq!(added["photo"]["kind"], kind);
+        photo_bytes += added["photo"]["bytes"].as_u64().expect("bytes");
+    }
+    ok(&fieldcrew(&w.device, &["complete", "GD1003"]));
+    let noted = json(&fieldcrew(
+        &w.device,
+        &["--json", "notes", "GD1003", "新表装在楼道东侧表箱"],
+    ));
+    assert_eq!(noted["crew_notes"], "新表装在楼道东侧表箱");
+    assert_eq!(noted["order_id"], replacement.to_string());
+
+    let sync = json(&fieldcrew(&w.device, &["--json", "sync"]));
+    assert_eq!(sync["rejected"], 0, "{sync}");
+    assert_eq!(sync["conflicts"], 0, "{sync}");
+    assert_eq!(sync["photos_uploaded"], 2, "{sync}");
+    assert_eq!(sync["photo_upload_failures"], 0, "{sync}");
+    assert_eq!(sync["photos_downloaded"], 0, "{sync}");
+    assert!(
+        sync["photo_bytes_sent"].as_u64().expect("bytes") >= photo_bytes,
+        "{sync}"
+    );
+    let pending = json(&fieldcrew(&w.device, &["--json", "pending"]));
+    assert_eq!(pending.as_array().map(Vec::len), Some(0));
+
+    // The server holds it all: the replacement, both readings, both photos' verified bytes.
+    let detail = s.order_detail(replacement).expect("detail");
+    assert_eq!(detail.order.status, Status::Completed);
+    assert_eq!(detail.order.crew_notes, "新表装在楼道东侧表箱");
+    assert_eq!(detail.replacements.len(), 1);
+    assert_eq!(
+        detail.replacements[0].old_balance,
+        Some(Decimal::new(3520, 2))
+    );
+    assert_eq!(
+        detail.replacements[0].new_card.as_deref(),
+        Some("6217001234567890")
+    );
+    assert_eq!(detail.readings.len(), 2);
+    assert_eq!(detail.photos.len(), 2);
+    let blobs = fieldcrew_server::photos::PhotoBlobs::open(&w._dir.path().join("server"))
+        .expect("server photos");
+    for p in &detail.photos {
+        assert!(p.on_server, "{:?}", p.photo.kind);
+        assert!(blobs.photo_file(&p.photo.sha256, false).is_some());
+    }
+    let survey = s.order_detail(w.survey).expect("detail");
+    assert_eq!(survey.order.status, Status::Suspended);
+    assert_eq!(
+        survey.timeline.last().and_then(|e| e.reason),
+        Some(SuspendReason::CustomerAbsent)
+    );
+
+    // Nothing left to send: a second sync moves no changes and no photos.
+    let sync = json(&fieldcrew(&w.device, &["--json", "sync"]));
+    assert_eq!(
+        (&sync["pushed"], &sync["photos_uploaded"]),
+        (&json!(0), &json!(0))
+    );
+    let human = ok(&fieldcrew(&w.device, &["sync"]));
+    assert!(
+        human.contains("photos: 0 uploaded (0 bytes), 0 failed"),
+        "{human}"
+    );
+}
+
+#[test]
+fn conflicts_acknowledged_and_resolved_from_the_terminal() {
+    let w = world();
+    login(&w);
+    ok(&fieldcrew(&w.device, &["sync"]));
+    // The crew writes notes offline while the office edits the same notes.
+    for (order, text) in [("GD1001", "表箱在地下室"), ("GD1002", "请走北门")] {
+        let noted = json(&fieldcrew(&w.device, &["--json", "notes", order, text]));
+        assert_eq!(noted["crew_notes"], text);
+    }
+    let office_notes = "客户来电：下午两点后在家";
+    for id in [w.removal, w.survey] {
+        w.server
+            .storage()
+            .update_order(
+                &dispatcher(),
+                id,
+                OrderPatch {
+                    crew_notes: Some(office_notes.into()),
+                    ..Default::default()
+                },
+            )
+            .expect("office edit");
+    }
+    let sync = json(&fieldcrew(&w.device, &["--json", "sync"]));
+    assert_eq!(
+        (
+            &sync["pushed"],
+            &sync["conflicts"],
+            &sync["conflicts_received"]
+        ),
+        (&json!(2), &json!(2), &json!(2)),
+        "{sync}"
+    );
+    assert_eq!(sync["rejected"], 0);
+
+    let open = json(&fieldcrew(&w.device, &["--json", "conflicts"]));
+    let open = open.as_array().expect("list");
+    assert_eq!(open.len(), 2);
+    let of = |number: &str| {
+        open.iter()
+            .find(|c| c["order_number"] == number)
+            .unwrap_or_else(|| panic!("no conflict on {number}"))
+            .clone()
+    };
+    let (removal, survey) = (of("GD1001"), of("GD1002"));
+    for (c, crew_text) in [(&removal, "表箱在地下室"), (&survey, "请走北门")] {
+        assert_eq!(c["field"], "crew_notes");
+        assert_eq!(c["rule"], "crew_owns_field");
+        assert_eq!(c["status"], "open");
+        assert_eq!(c["kept_value"], crew_text);
+        assert_eq!(c["kept_by"], "crew:crew-xihu/m-wang");
+        assert_eq!(c["lost_value"], office_notes);
+        assert_eq!(c["lost_by"], "dispatcher:d1");
+    }
+    let table = ok(&fieldcrew(&w.device, &["conflicts"]));
+    assert!(
+        table.contains("crew_owns_field") && table.contains("2 conflict(s) open"),
+        "{table}"
+    );
+    let (ack_id, resolve_id) = (
+        removal["id"].as_str().expect("id").to_owned(),
+        survey["id"].as_str().expect("id").to_owned(),
+    );
+
+    // Acknowledge one; put the office's value back on the other.
+    let acked = json(&fieldcrew(
+        &w.device,
+        &["--json", "conflicts", "--ack", &ack_id],
+    ));
+    assert_eq!(acked["id"], ack_id.as_str());
+    assert_eq!(acked["status"], "acknowledged");
+    let resolved = json(&fieldcrew(
+        &w.device,
+        &[
+            "--json",
+            "conflicts",
+            "--resolve",
+            &resolve_id,
+            "--lose",
+            "--note",
+            "以调度为准",
+        ],
+    ));
+    assert_eq!(resolved["status"], "resolved");
+    assert_eq!(resolved["resolution"]["choice"], "lost");
+    assert_eq!(resolved["resolution"]["note"], "以调度为准");
+    assert_eq!(resolved["resolution"]["by"], "m-wang");
+    // --keep and --lose together is a usage error.
+    let out = fieldcrew(
+        &w.device,
+        &["conflicts", "--resolve", &resolve_id, "--keep", "--lose"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+
+    let open = json(&fieldcrew(&w.device, &["--json", "conflicts"]));
+    assert_eq!(open.as_array().map(Vec::len), Some(0));
+    let all = json(&fieldcrew(&w.device, &["--json", "conflicts", "--all"]));
+    assert_eq!(all.as_array().map(Vec::len), Some(2));
+    let pending = json(&fieldcrew(&w.device, &["--json", "pending"]));
+    let entities: Vec<&str> = pending
+        .as_array()
+        .expect("pending")
+        .iter()
+        .map(|e| e["entity"].as_str().expect("entity"))
+        .collect();
+    assert_eq!(entities, ["conflict", "conflict"]);
+
+    let sync = json(&fieldcrew(&w.device, &["--json", "sync"]));
+    assert_eq!(
+        (&sync["pushed"], &sync["applied"], &sync["rejected"]),
+        (&json!(2), &json!(2), &json!(0)),
+        "{sync}"
+    );
+    // The server has both actions; the office's notes stand on GD1002, the crew's on GD1001.
+    let s = w.server.storage();
+    let on_server = s.conflicts(&ConflictFilter::default()).expect("conflicts");
+    let find = |id: &str| {
+        on_server
+            .iter()
+            .find(|c| c.id.to_string() == id)
+            .expect("conflict on the server")
+    };
+    assert_eq!(find(&ack_id).status, ConflictStatus::Acknowledged);
+    let r = find(&resolve_id);
+    assert_eq!(r.status, ConflictStatus::Resolved);
+    assert_eq!(
+        r.resolution.as_ref().map(|x| (x.choice, x.note.as_str())),
+        Some((ResolveChoice::Lost, "以调度为准"))
+    );
+    assert_eq!(
+        s.order_detail(w.survey).expect("detail").order.crew_notes,
+        office_notes
+    );
+    assert_eq!(
+        s.order_detail(w.removal).expect("detail").order.crew_notes,
+        "表箱在地下室"
+    );
+    let shown = json(&fieldcrew(&w.device, &["--json", "show", "GD1002"]));
+    assert_eq!(shown["detail"]["order"]["crew_notes"], office_notes);
 }
