@@ -1,6 +1,8 @@
-//! Decoding to packed RGB. JPEG goes through jpeg-decoder with DCT scaling: a 4032 px photo
-//! bound for 2048 decodes straight to 2016 px, a quarter of the pixels, so the full-size image
-//! never exists in memory. PNG and WebP go through the image crate under allocation limits.
+//! Decoding to YCbCr planes. JPEG decodes DCT-scaled: a 4032 px photo bound for 2048 decodes
+//! straight to 2016 px, a quarter of the pixels, so the full-size image never exists in
+//! memory. Baseline JPEGs (what cameras write) go through [`baseline`](super::baseline)
+//! straight to the file's own planes; progressive, CMYK and the other rare kinds through
+//! jpeg-decoder to RGB. PNG and WebP go through the image crate under allocation limits.
 
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -8,7 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
 use super::header::Header;
-use super::pixels::{self, Rgb};
+use super::pixels::{self, Rgb, Ycc};
 use super::sniff::SourceFormat;
 use super::{NormalizeOptions, PhotoError};
 
@@ -28,24 +30,32 @@ pub(crate) fn dct_eighths(long: u32, target: u32) -> u32 {
 }
 
 pub(crate) struct Decoded {
-    pub image: Rgb,
-    /// The orientation the decoder found (PNG and WebP); JPEG's comes from the header's EXIF.
-    pub orientation: Option<u8>,
+    /// Upright: the orientation is applied.
+    pub image: Ycc,
+    /// The orientation applied: the decoder's (PNG and WebP), else the one passed in.
+    pub orientation: u8,
     /// The EXIF block the decoder found, where the header scan did not see one.
     pub exif: Option<Vec<u8>>,
 }
 
+/// Decodes and turns the image upright: as the decoder's own orientation says (PNG, WebP), or
+/// else as `orientation` (from the header's EXIF).
 pub(crate) fn decode(
     bytes: &[u8],
     header: &Header<'_>,
     options: &NormalizeOptions,
+    orientation: u8,
 ) -> Result<Decoded, PhotoError> {
     // Defence in depth: a decoder bug must not take the app down. Input that makes a decoder
     // panic is corrupt input.
     catch_unwind(AssertUnwindSafe(|| match header.format {
-        SourceFormat::Jpeg => jpeg(bytes, header, options),
-        SourceFormat::Png => with_image_crate(bytes, ImageFormat::Png, header, options),
-        SourceFormat::WebP => with_image_crate(bytes, ImageFormat::WebP, header, options),
+        SourceFormat::Jpeg => jpeg(bytes, header, options, orientation),
+        SourceFormat::Png => {
+            with_image_crate(bytes, ImageFormat::Png, header, options, orientation)
+        }
+        SourceFormat::WebP => {
+            with_image_crate(bytes, ImageFormat::WebP, header, options, orientation)
+        }
     }))
     .unwrap_or_else(|_| {
         Err(PhotoError::Corrupt(
@@ -58,16 +68,28 @@ fn jpeg(
     bytes: &[u8],
     header: &Header<'_>,
     options: &NormalizeOptions,
+    orientation: u8,
 ) -> Result<Decoded, PhotoError> {
     use jpeg_decoder::{Decoder, PixelFormat};
 
+    let k = dct_eighths(header.width.max(header.height), options.max_long_edge);
+    // Baseline: straight to upright planes. Progressive (and whatever the baseline decoder
+    // leaves): jpeg-decoder.
+    if !header.progressive
+        && let Some(image) = super::baseline::decode(bytes, k, orientation)?
+    {
+        return Ok(Decoded {
+            image,
+            orientation,
+            exif: None,
+        });
+    }
     let mut decoder = Decoder::new(bytes);
     // Header checks passed, so this bounds only what the decoder allocates for output.
     decoder.set_max_decoding_buffer_size(
         usize::try_from(options.max_pixels.saturating_mul(4)).unwrap_or(usize::MAX),
     );
     decoder.read_info().map_err(jpeg_error)?;
-    let k = dct_eighths(header.width.max(header.height), options.max_long_edge);
     if k < 8 {
         let want = |v: u32| u16::try_from((v * k).div_ceil(8)).unwrap_or(u16::MAX);
         decoder
@@ -79,10 +101,14 @@ fn jpeg(
         .info()
         .ok_or_else(|| PhotoError::Corrupt("JPEG without a frame".into()))?;
     let (w, h) = (u32::from(info.width), u32::from(info.height));
-    let rgb = match info.pixel_format {
-        PixelFormat::RGB24 => data,
-        PixelFormat::L8 => pixels::gray_to_rgb(&data),
-        PixelFormat::CMYK32 => pixels::cmyk_to_rgb(&data),
+    let image = match info.pixel_format {
+        PixelFormat::RGB24 => Ycc::from_rgb(Rgb::new(w, h, data)?),
+        PixelFormat::L8 => Ycc::gray(w, h, data)?,
+        PixelFormat::CMYK32 => {
+            let rgb = pixels::cmyk_to_rgb(&data);
+            drop(data);
+            Ycc::from_rgb(Rgb::new(w, h, rgb)?)
+        }
         PixelFormat::L16 => {
             return Err(PhotoError::UnsupportedFormat {
                 detected: Some("16-bit lossless JPEG"),
@@ -90,8 +116,8 @@ fn jpeg(
         }
     };
     Ok(Decoded {
-        image: Rgb::new(w, h, rgb)?,
-        orientation: None,
+        image: pixels::orient(image, orientation),
+        orientation,
         exif: None,
     })
 }
@@ -114,6 +140,7 @@ fn with_image_crate(
     format: ImageFormat,
     header: &Header<'_>,
     options: &NormalizeOptions,
+    orientation: u8,
 ) -> Result<Decoded, PhotoError> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
@@ -128,7 +155,10 @@ fn with_image_crate(
     );
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(image_error)?;
-    let orientation = decoder.orientation().ok().map(orientation_code);
+    let orientation = decoder
+        .orientation()
+        .ok()
+        .map_or(orientation, orientation_code);
     let exif = if header.exif.is_none() {
         decoder.exif_metadata().ok().flatten()
     } else {
@@ -151,7 +181,7 @@ fn with_image_crate(
         img.into_rgb8().into_raw()
     };
     Ok(Decoded {
-        image: Rgb::new(w, h, rgb)?,
+        image: pixels::orient(Ycc::from_rgb(Rgb::new(w, h, rgb)?), orientation),
         orientation,
         exif,
     })

@@ -26,6 +26,7 @@
 //! Everything here is pure Rust (jpeg-decoder, fast_image_resize, jpeg-encoder, image for
 //! PNG/WebP), so it cross-compiles for Android and iOS without a C toolchain.
 
+mod baseline;
 pub mod cipher;
 mod decode;
 mod encode;
@@ -166,11 +167,7 @@ fn check_input(bytes: &[u8], options: &NormalizeOptions) -> Result<SourceFormat,
 }
 
 fn displayed(width: u32, height: u32, orientation: u8) -> (u32, u32) {
-    if orientation >= 5 {
-        (height, width)
-    } else {
-        (width, height)
-    }
+    pixels::upright_size(width, height, orientation)
 }
 
 /// Reads only the header: the format, size and orientation, after the same budget checks as
@@ -193,34 +190,41 @@ pub fn probe(bytes: &[u8], options: &NormalizeOptions) -> Result<SourceInfo, Pho
 pub fn normalize(bytes: &[u8], options: &NormalizeOptions) -> Result<NormalizedPhoto, PhotoError> {
     let format = check_input(bytes, options)?;
     let header = header::read(format, bytes, options)?;
-    let decoded = decode::decode(bytes, &header, options)?;
-    let exif = match (header.exif, &decoded.exif) {
-        (Some(e), _) => meta::read(e),
+    let header_exif = header.exif.map(meta::read);
+    let decoded = decode::decode(
+        bytes,
+        &header,
+        options,
+        header_exif.as_ref().map_or(1, |e| e.orientation),
+    )?;
+    let orientation = decoded.orientation;
+    let exif = match (header_exif, &decoded.exif) {
+        (Some(e), _) => e,
         (None, Some(e)) => meta::read(e),
         (None, None) => meta::ExifInfo {
             orientation: 1,
             ..Default::default()
         },
     };
-    let orientation = decoded.orientation.unwrap_or(exif.orientation);
+    // Upright from here on.
     let fitted = pixels::fit(decoded.image, options.max_long_edge)?;
-    let upright = pixels::orient(fitted, orientation);
-    let jpeg = encode::jpeg(&upright, options.quality)?;
-    let (tw, th) = pixels::fit_size(upright.width, upright.height, options.thumbnail_long_edge);
-    let thumbnail = if (tw, th) == (upright.width, upright.height) {
+    let jpeg = encode::jpeg(&fitted, options.quality)?;
+    let (out_w, out_h) = (fitted.width(), fitted.height());
+    let (thumb_w, thumb_h) = pixels::fit_size(out_w, out_h, options.thumbnail_long_edge);
+    let thumbnail = if (thumb_w, thumb_h) == (out_w, out_h) {
         jpeg.clone()
     } else {
-        encode::jpeg(&pixels::resize(&upright, tw, th)?, options.quality)?
+        encode::jpeg(&pixels::resize(&fitted, thumb_w, thumb_h)?, options.quality)?
     };
     let (width, height) = displayed(header.width, header.height, orientation);
     Ok(NormalizedPhoto {
         sha256: sha256_hex(&jpeg),
-        width: upright.width,
-        height: upright.height,
+        width: out_w,
+        height: out_h,
         jpeg,
         thumbnail,
-        thumbnail_width: tw,
-        thumbnail_height: th,
+        thumbnail_width: thumb_w,
+        thumbnail_height: thumb_h,
         source: SourceInfo {
             format,
             width,
