@@ -78,7 +78,7 @@ fn bombs_are_refused_with_little_memory_and_real_photos_stay_bounded() {
     assert!(matches!(result, Err(PhotoError::ImplausibleSize { .. })));
     assert!(peak < 64 * 1024, "WebP bomb refused using {peak} bytes");
 
-    // A 110 KB progressive JPEG declaring 49 MP (a bit per block: passes the baseline rule):
+    // A 105 KB progressive JPEG declaring 49 MP (a bit per block: passes the baseline rule):
     // refused from the header instead of holding 150 MB of coefficients.
     let progressive_bomb = progressive_jpeg_claiming(7000, 7000);
     let (result, peak) = peak_during(|| normalize(&progressive_bomb, &options));

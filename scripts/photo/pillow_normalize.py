@@ -2,9 +2,10 @@
 """The Pillow peer: the same job as fieldcrew's normalize, done well in Pillow.
 
 Draft-mode (DCT-scaled) JPEG decode at exactly the scale fieldcrew picks, EXIF transpose,
-LANCZOS fit to the long edge, q82 without metadata, 320 px thumbnail. Both tools therefore
-decode the same number of pixels and write files of the same dimensions (compare.sh prints
-both).
+LANCZOS fit to the long edge, q82 without metadata, 320 px thumbnail, both files written
+durably as fieldcrew's example does (temporary file, fsync, rename, fsync the directory).
+Both tools therefore decode the same number of pixels and write files of the same dimensions
+(compare.sh prints both).
 
 usage: pillow_normalize.py IN OUTDIR [LONG_EDGE]     (default 2048)
 """
@@ -37,6 +38,15 @@ def draft_size(size, target):
     return s, (max(1, w // s), max(1, h // s))
 
 
+def save_durably(img, path):
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        img.save(f, "JPEG", quality=QUALITY)  # no exif=, icc_profile=: no metadata
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 def main():
     src, out = sys.argv[1], sys.argv[2]
     long_edge = int(sys.argv[3]) if len(sys.argv) > 3 else 2048
@@ -52,10 +62,15 @@ def main():
         img = img.convert("RGB")
     img.thumbnail((long_edge, long_edge), Image.LANCZOS)  # no-op when the draft already fits
     os.makedirs(out, exist_ok=True)
-    img.save(os.path.join(out, "photo.jpg"), quality=QUALITY)  # no exif=, icc_profile=: no metadata
     thumb = img.copy()
     thumb.thumbnail((THUMB, THUMB), Image.LANCZOS)
-    thumb.save(os.path.join(out, "thumb.jpg"), quality=QUALITY)
+    save_durably(thumb, os.path.join(out, "thumb.jpg"))
+    save_durably(img, os.path.join(out, "photo.jpg"))
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     print(
         f"{orig[0]}x{orig[1]} draft 1/{scale} -> {img.size[0]}x{img.size[1]}"
         f" thumb {thumb.size[0]}x{thumb.size[1]}"

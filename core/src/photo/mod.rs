@@ -8,23 +8,28 @@
 //!    tells the shell to hand over JPEG (iOS: ask the picker for `public.jpeg`).
 //! 2. **Budgets from the header**, before any pixel is decoded: the input size, the declared pixel
 //!    count (a decompression bomb is refused here, having allocated almost nothing), a zero
-//!    width or height, the size of an embedded ICC profile.
-//! 3. **Decode** to RGB. A JPEG decodes DCT-scaled (1/2, 1/4, 1/8) when that still fills the
-//!    target: a 12 MP photo never exists at full size in memory. CMYK/YCCK and grayscale become
-//!    RGB; alpha is composed over white. A truncated file is [`PhotoError::Truncated`], never a
-//!    half-gray image.
-//! 4. **Fit** inside the long edge for the photo's kind (Lanczos3: text stays legible), then apply
-//!    the EXIF **orientation** (all eight values) to the smaller image.
-//! 5. **Encode** JPEG at quality 82, 4:2:0, with no metadata at all (no EXIF, GPS, device, time,
-//!    ICC); the 320 px thumbnail is made from the fitted image.
+//!    width or height, the size of an embedded ICC profile, data too short or implausibly small
+//!    for the declared size.
+//! 3. **Decode** to upright YCbCr planes. A JPEG decodes DCT-scaled (1/2, 1/4, 1/8) when that
+//!    still fills the target: a 12 MP photo never exists at full size in memory. A baseline
+//!    JPEG (what cameras write) goes through `baseline.rs`, which keeps the file's own planes
+//!    and stores each block where the EXIF **orientation** (all eight values) puts it;
+//!    others through jpeg-decoder or the image crate, turned afterwards. CMYK/YCCK, grayscale
+//!    and RGB become YCbCr; alpha is composed over white. A truncated file is
+//!    [`PhotoError::Truncated`], never a half-gray image.
+//! 4. **Fit** inside the long edge for the photo's kind (Lanczos3 on each plane: text stays
+//!    legible).
+//! 5. **Encode** JPEG at quality 82, 4:2:0, from the planes, with no metadata at all (no EXIF,
+//!    GPS, device, time, ICC); the 320 px thumbnail is made from the fitted image.
 //! 6. The SHA-256 of the stored JPEG is its content address.
 //!
 //! The capture time and GPS position the camera wrote are returned in [`CaptureInfo`] for the
 //! database, where the crew and the server can use them; they never reach the stored files.
 //! [`PhotoFiles`] stores the results atomically; `Store::add_photo` ties it all to an order.
 //!
-//! Everything here is pure Rust (jpeg-decoder, fast_image_resize, jpeg-encoder, image for
-//! PNG/WebP), so it cross-compiles for Android and iOS without a C toolchain.
+//! Everything here is pure Rust (the baseline decoder here, jpeg-decoder, fast_image_resize,
+//! jpeg-encoder, image for PNG/WebP), so it cross-compiles for Android and iOS without a C
+//! toolchain.
 
 mod baseline;
 pub mod cipher;

@@ -260,18 +260,18 @@ pub fn webp_claiming(w: u32, h: u32) -> Vec<u8> {
     b
 }
 
-/// A progressive JPEG of noise (about 110 KB: enough data for a bit per 8x8 block of a 49 MP
-/// image) with its frame header rewritten to declare `w` x `h`.
+/// A progressive JPEG of noise (105 KB: enough data for a bit per 8x8 block of a 49 MP image)
+/// with its frame header rewritten to declare `w` x `h`.
 pub fn progressive_jpeg_claiming(w: u16, h: u16) -> Vec<u8> {
-    let noise = rgb(240, 200, |x, y| {
+    let noise = rgb(176, 144, |x, y| {
         let v =
             (x.wrapping_mul(0x9E37_79B1) ^ y.wrapping_mul(0x85EB_CA77)).wrapping_mul(0xC2B2_AE3D);
         let v = (v ^ (v >> 15)).to_le_bytes();
         [v[0], v[1], v[2]]
     });
     let mut j = jpeg(
-        240,
-        200,
+        176,
+        144,
         &noise,
         JpegSpec {
             progressive: true,
