@@ -467,6 +467,16 @@ impl Office {
         })
     }
 
+    /// `GET /v1/photos/{sha256}` as the office: the status and the bytes served.
+    pub fn photo(&self, sha256: &str) -> (StatusCode, Vec<u8>) {
+        self.bytes(
+            Method::GET,
+            &format!("/v1/photos/{sha256}"),
+            "image/jpeg",
+            Vec::new(),
+        )
+    }
+
     fn ok<T: serde::de::DeserializeOwned>(
         &self,
         method: Method,

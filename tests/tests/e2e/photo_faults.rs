@@ -76,12 +76,7 @@ fn held(world: &World, token: &str, sha: &str) -> UploadStatus {
 
 /// The photo's bytes as the office downloads them: verified against the content address.
 fn assert_on_server(world: &World, photo: &Photo) {
-    let (status, bytes) = world.office.bytes(
-        Method::GET,
-        &format!("/v1/photos/{}", photo.sha256),
-        "image/jpeg",
-        Vec::new(),
-    );
+    let (status, bytes) = world.office.photo(&photo.sha256);
     assert_eq!(status, StatusCode::OK);
     assert_eq!(sha256_hex(&bytes), photo.sha256, "the hash verifies");
     let detail = world.office.detail(photo.order_id);
@@ -95,12 +90,7 @@ fn assert_on_server(world: &World, photo: &Photo) {
 }
 
 fn assert_not_visible(world: &World, photo: &Photo) {
-    let (status, _) = world.office.bytes(
-        Method::GET,
-        &format!("/v1/photos/{}", photo.sha256),
-        "image/jpeg",
-        Vec::new(),
-    );
+    let (status, _) = world.office.photo(&photo.sha256);
     assert_eq!(status, StatusCode::NOT_FOUND, "no bytes served");
     let detail = world.office.detail(photo.order_id);
     assert!(

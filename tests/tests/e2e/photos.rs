@@ -52,12 +52,7 @@ fn assert_all_on_server(world: &World, d: &Device, orders: &[Uuid]) {
                 .find(|s| s.photo.id == p.id)
                 .expect("photo record on the server");
             assert!(on.on_server, "bytes on the server");
-            let (status, bytes) = world.office.bytes(
-                Method::GET,
-                &format!("/v1/photos/{}", p.sha256),
-                "image/jpeg",
-                Vec::new(),
-            );
+            let (status, bytes) = world.office.photo(&p.sha256);
             assert_eq!(status, StatusCode::OK);
             assert_eq!(sha256_hex(&bytes), p.sha256, "the hash verifies");
             assert_eq!(
