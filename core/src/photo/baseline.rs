@@ -22,24 +22,26 @@ const ZIGZAG: [usize; 64] = [
     52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
-/// Huffman codes up to this long are decoded with one table lookup; so are a code and the
-/// value bits after it when together they fit.
-const LOOKUP_BITS: u32 = 10;
+/// Huffman codes up to this long are decoded with one table lookup, together with the value
+/// bits after them when those fit too (most of a photo's symbols).
+const FAST_BITS: u32 = 11;
 
-/// In a fast entry, the run that marks an AC end-of-block.
-const EOB: u32 = 0xFF;
+/// In a full fast entry's run field: an AC end-of-block.
+const EOB: i32 = 0xFF;
 
 fn corrupt(what: &str) -> PhotoError {
     PhotoError::Corrupt(what.to_string())
 }
 
 struct Huffman {
-    /// For each LOOKUP_BITS-bit prefix: (code length << 8) | symbol; 0 for longer codes.
-    lookup: Box<[u16; 1 << LOOKUP_BITS]>,
-    /// For each LOOKUP_BITS-bit prefix whose code and value bits both fit: (value << 16) |
-    /// (run << 8) | bits used, the value already extended (DC tables: run 0; AC: the zero run,
-    /// EOB for end-of-block, 15 with value 0 for ZRL); 0 where the slow path is needed.
-    fast: Box<[i32; 1 << LOOKUP_BITS]>,
+    /// For each FAST_BITS-bit prefix, one of:
+    /// - a full entry, where the code and its value bits both fit: `(value << 16) | (run << 8) |
+    ///   bits`, the value already extended, `bits` (1..=FAST_BITS) the code and value bits
+    ///   together (DC tables: run 0; AC: the zero run, EOB for end-of-block, 15 with value 0
+    ///   for ZRL);
+    /// - a partial entry, where only the code fits: `(symbol << 16) | (length << 8)`, low byte 0;
+    /// - 0, where the code is longer than FAST_BITS.
+    fast: Box<[i32; 1 << FAST_BITS]>,
     /// Largest code of each length (1..=16), -1 where there is none.
     max_code: [i32; 17],
     /// Index into `values` of the first code of each length, minus that code.
@@ -50,8 +52,7 @@ struct Huffman {
 impl Huffman {
     /// Builds the decoder of a DHT table (JPEG Annex C).
     fn new(counts: &[u8], values: &[u8], ac: bool) -> Result<Huffman, PhotoError> {
-        let mut lookup = Box::new([0u16; 1 << LOOKUP_BITS]);
-        let mut fast = Box::new([0i32; 1 << LOOKUP_BITS]);
+        let mut fast = Box::new([0i32; 1 << FAST_BITS]);
         let mut max_code = [-1i32; 17];
         let mut offset = [0i32; 17];
         let mut code = 0u32;
@@ -64,18 +65,16 @@ impl Huffman {
                     if code >= 1 << len {
                         return Err(corrupt("an over-subscribed Huffman table"));
                     }
-                    if len <= LOOKUP_BITS {
-                        let shift = LOOKUP_BITS - len;
+                    if len <= FAST_BITS {
+                        let shift = FAST_BITS - len;
                         let symbol = values[k];
-                        let entry = ((len as u16) << 8) | u16::from(symbol);
                         let start = (code << shift) as usize;
-                        lookup[start..start + (1 << shift)].fill(entry);
                         let (run, size) = if ac {
-                            (u32::from(symbol >> 4), u32::from(symbol & 15))
+                            (i32::from(symbol >> 4), u32::from(symbol & 15))
                         } else {
                             (0, u32::from(symbol))
                         };
-                        if len + size <= LOOKUP_BITS && size <= 11 {
+                        if len + size <= FAST_BITS && size <= 11 {
                             let run = if ac && size == 0 && run != 15 {
                                 EOB
                             } else {
@@ -88,8 +87,11 @@ impl Huffman {
                                     extend((i >> (shift - size)) as i32, size)
                                 };
                                 fast[start + i as usize] =
-                                    (value << 16) | (run << 8) as i32 | (len + size) as i32;
+                                    (value << 16) | (run << 8) | (len + size) as i32;
                             }
+                        } else {
+                            fast[start..start + (1 << shift)]
+                                .fill((i32::from(symbol) << 16) | (len << 8) as i32);
                         }
                     }
                     code += 1;
@@ -100,7 +102,6 @@ impl Huffman {
             code <<= 1;
         }
         Ok(Huffman {
-            lookup,
             fast,
             max_code,
             offset,
@@ -220,22 +221,28 @@ impl<'a> Bits<'a> {
         (self.n as i32) < (self.fill as i32)
     }
 
-    /// The next Huffman-coded symbol. Needs up to 16 bits in the buffer.
+    /// The fast entry (see [`Huffman::fast`]) for the next bits.
     #[inline(always)]
-    fn symbol(&mut self, h: &Huffman) -> Result<u8, PhotoError> {
-        let entry = h.lookup[(self.buf >> (64 - LOOKUP_BITS)) as usize];
-        if entry != 0 {
-            self.consume(u32::from(entry >> 8));
-            return Ok(entry as u8);
+    fn peek(&self, h: &Huffman) -> i32 {
+        h.fast[(self.buf >> (64 - FAST_BITS)) as usize]
+    }
+
+    /// The next symbol when its fast entry `e` is not a full one: a partial entry gives the
+    /// symbol, 0 means a code longer than FAST_BITS. Needs up to 16 bits in the buffer.
+    #[inline(always)]
+    fn symbol(&mut self, h: &Huffman, e: i32) -> Result<u8, PhotoError> {
+        if e != 0 {
+            self.consume(((e >> 8) & 0xFF) as u32);
+            return Ok((e >> 16) as u8);
         }
-        for len in LOOKUP_BITS + 1..=16 {
+        for len in FAST_BITS + 1..=16 {
             let code = (self.buf >> (64 - len)) as i32;
             if code <= h.max_code[len as usize] {
                 self.consume(len);
-                let at = (code + h.offset[len as usize]) as usize;
-                return h
-                    .values
-                    .get(at)
+                let at = code.wrapping_add(h.offset[len as usize]);
+                return usize::try_from(at)
+                    .ok()
+                    .and_then(|at| h.values.get(at))
                     .copied()
                     .ok_or_else(|| corrupt("a Huffman code without a symbol"));
             }
@@ -251,10 +258,30 @@ impl<'a> Bits<'a> {
         extend(v, s)
     }
 
-    /// The next fast entry of `h` (see [`Huffman::fast`]); 0 when the slow path must decode.
-    #[inline(always)]
-    fn fast(&self, table: &[i32; 1 << LOOKUP_BITS]) -> i32 {
-        table[(self.buf >> (64 - LOOKUP_BITS)) as usize]
+    /// A DC difference whose fast entry `e` is not a full one.
+    #[cold]
+    #[inline(never)]
+    fn dc_slow(mut self, h: &Huffman, e: i32) -> Result<(Self, i32), PhotoError> {
+        let s = u32::from(self.symbol(h, e)?);
+        if s > 11 {
+            return Err(corrupt("a DC difference out of range"));
+        }
+        let diff = if s > 0 { self.value(s) } else { 0 };
+        Ok((self, diff))
+    }
+
+    /// An AC run and value whose fast entry `e` is not a full one: (run, value), run EOB at an
+    /// end-of-block (ZRL is run 15, value 0).
+    #[cold]
+    #[inline(never)]
+    fn ac_slow(mut self, h: &Huffman, e: i32) -> Result<(Self, i32, i32), PhotoError> {
+        let rs = self.symbol(h, e)?;
+        let (run, s) = (i32::from(rs >> 4), u32::from(rs & 15));
+        if s == 0 {
+            return Ok((self, if run == 15 { 15 } else { EOB }, 0));
+        }
+        let value = self.value(s);
+        Ok((self, run, value))
     }
 
     /// Drops the buffered (padding) bits and returns the next marker, None at the end of the
@@ -302,6 +329,9 @@ struct Component {
 /// One n-point inverse DCT basis, scaled so the 2-D result of the low n x n coefficients is the
 /// average of the 8/n x 8/n pixels each output pixel stands for: `basis[u * n + x]` is
 /// c(u) cos((2x + 1) u pi / 2n) / sqrt(8), c(0) = 1, c(u) = sqrt(2).
+///
+/// Exactly symmetric, `basis[u * n + n - 1 - x] == (-1)^u basis[u * n + x]`, so that negating
+/// the odd coefficients of a block mirrors its pixels bit for bit (see [`flips`]).
 fn basis(n: usize) -> [f32; 64] {
     let mut b = [0f32; 64];
     for u in 0..n {
@@ -310,66 +340,79 @@ fn basis(n: usize) -> [f32; 64] {
         } else {
             std::f64::consts::SQRT_2
         };
-        for x in 0..n {
+        for x in 0..n.div_ceil(2) {
             let angle = (2 * x + 1) as f64 * u as f64 * std::f64::consts::PI / (2 * n) as f64;
-            b[u * n + x] = (c * angle.cos() / 8f64.sqrt()) as f32;
+            let v = (c * angle.cos() / 8f64.sqrt()) as f32;
+            b[u * n + x] = v;
+            b[u * n + n - 1 - x] = if u % 2 == 0 { v } else { -v };
         }
     }
     b
 }
 
-/// Inverse-transforms the low n x n of `coef` (natural order, dequantized) into `out`, n x n
-/// row-major. Written as whole rows of n lanes (SIMD); rows of zero coefficients are skipped.
+/// Which axes of each stored block orientation `o` mirrors, before any transpose: (left-right,
+/// top-bottom). The decoder mirrors a block by negating its odd horizontal (left-right) or
+/// vertical (top-bottom) frequencies; the symmetric basis makes that exact.
+fn flips(o: u8) -> (bool, bool) {
+    (matches!(o, 2 | 3 | 7 | 8), matches!(o, 3 | 4 | 6 | 7))
+}
+
+/// Inverse-transforms the n x n dequantized coefficients `coef` (row-major: `coef[v * n + u]`)
+/// into `out`, n x n row-major pixels. Whole rows of n lanes, so it compiles to SIMD; at 8x8
+/// the rows of zero coefficients (`rows`, a bit each) are skipped.
 #[inline(always)]
-fn idct<const N: usize>(coef: &[i32; 64], basis: &[f32; 64], out: &mut [u8; 64]) {
+fn idct<const N: usize>(coef: &[i32; 256], rows: u32, basis: &[f32; 64], out: &mut [u8; 64]) {
     let mut tmp = [[0f32; N]; N];
-    let mut rows = [false; N];
     for v in 0..N {
-        let row = &coef[v * 8..v * 8 + N];
-        if row.iter().all(|&c| c == 0) {
+        if N == 8 && rows & (1 << v) == 0 && v > 0 {
             continue;
         }
-        rows[v] = true;
         for u in 0..N {
-            let f = row[u] as f32;
+            let f = coef[v * N + u] as f32;
             for x in 0..N {
                 tmp[v][x] += f * basis[u * N + x];
             }
         }
     }
     for y in 0..N {
-        let mut acc = [128.5f32; N];
+        let mut acc = [128f32; N];
         for v in 0..N {
-            if rows[v] {
-                let b = basis[v * N + y];
-                for x in 0..N {
-                    acc[x] += b * tmp[v][x];
-                }
+            let b = basis[v * N + y];
+            for x in 0..N {
+                acc[x] += b * tmp[v][x];
             }
         }
         for x in 0..N {
-            out[y * N + x] = acc[x].clamp(0.0, 255.0) as u8;
+            out[y * N + x] = to_pixel(acc[x]) as u8;
         }
     }
 }
 
-/// One component's plane, written upright: the stored (padded) pixel (x, y) lands at
-/// `base + x * dx + y * dy`, the orientation being an affine map.
+/// `v` rounded to the nearest integer in 0..=255 (ties to even). Through the float's mantissa:
+/// adding 1.5 x 2^23 leaves the rounded integer in its low bits. Unlike `as i32`, whose
+/// saturating conversion compiles to one scalar conversion a lane, this stays in SIMD lanes.
+#[inline(always)]
+fn to_pixel(v: f32) -> i32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
+    (v.max(0.0).min(255.0) + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32
+}
+
+/// One component's plane, written upright. Each n x n block arrives already mirrored as the
+/// orientation asks (see [`flips`]); here it is placed where it belongs upright, transposed
+/// for the orientations that swap rows and columns.
 ///
-/// Orientations that swap rows and columns (the usual portrait photo) turn each stored row of
-/// blocks into a narrow column band of the upright plane; written block by block, every cache
-/// line of it would be fetched again for each few bytes. Those blocks go to a band of stored
-/// rows first (64 upright bytes wide or more), written upright a whole upright row at a time.
+/// Those (the usual portrait photo) turn each stored row of blocks into a narrow column band of
+/// the upright plane; written block by block, every cache line of it would be fetched again for
+/// each few bytes. Their blocks go to a band first: the upright columns of a few stored block
+/// rows (64 bytes wide or more), row-major, copied into the plane a whole band row at a time.
 struct UprightPlane {
     data: Vec<u8>,
     /// The padded plane as stored in the file, and as upright.
     stored: (usize, usize),
     upright: (usize, usize),
-    dx: isize,
-    dy: isize,
-    base: isize,
-    /// Transposing orientations only: stored rows `band_y0..band_y0 + band_rows`, column by
-    /// column (each column of the band is a run of an upright row).
+    o: u8,
+    /// Transposing orientations only: the upright columns of stored rows `band_y0..band_y0 +
+    /// band_rows`, `band_rows` bytes an upright row.
     band: Vec<u8>,
     band_y0: usize,
     band_rows: usize,
@@ -380,28 +423,6 @@ impl UprightPlane {
     fn new(w: usize, h: usize, o: u8, block_rows: usize) -> UprightPlane {
         let transposed = (5..=8).contains(&o);
         let (uw, uh) = if transposed { (h, w) } else { (w, h) };
-        let row = uw as isize;
-        // Where stored x + 1 and y + 1 go (the inverse of `pixels::source_of`).
-        let (dx, dy) = match o {
-            2 => (-1, row),
-            3 => (-1, -row),
-            4 => (1, -row),
-            5 => (row, 1),
-            6 => (row, -1),
-            7 => (-row, -1),
-            8 => (-row, 1),
-            _ => (1, row),
-        };
-        // Upright position of stored (0, 0).
-        let (x0, y0) = match o {
-            2 => (uw - 1, 0),
-            3 => (uw - 1, uh - 1),
-            4 => (0, uh - 1),
-            6 => (uw - 1, 0),
-            7 => (uw - 1, uh - 1),
-            8 => (0, uh - 1),
-            _ => (0, 0),
-        };
         let band_rows = if transposed {
             block_rows * 64usize.div_ceil(block_rows)
         } else {
@@ -411,79 +432,94 @@ impl UprightPlane {
             data: vec![0; w * h],
             stored: (w, h),
             upright: (uw, uh),
-            dx,
-            dy,
-            base: (y0 * uw + x0) as isize,
+            o: if (1..=8).contains(&o) { o } else { 1 },
             band: vec![0; band_rows * w],
             band_y0: 0,
             band_rows,
         }
     }
 
-    /// Writes the band's rows upright: stored column x becomes (part of) one upright row.
+    /// Copies the band into the plane: band row r is upright row r.
     fn flush(&mut self) {
-        let (w, h) = self.stored;
-        let rows = self.band_rows.min(h - self.band_y0);
-        let band_rows = self.band_rows;
-        for x in 0..w {
-            let start = self.base + x as isize * self.dx + self.band_y0 as isize * self.dy;
-            let column = &self.band[x * band_rows..x * band_rows + rows];
-            if self.dy == 1 {
-                let at = start as usize;
-                self.data[at..at + rows].copy_from_slice(column);
-            } else {
-                let end = start as usize + 1;
-                for (d, &px) in self.data[end - rows..end]
-                    .iter_mut()
-                    .zip(column.iter().rev())
-                {
-                    *d = px;
-                }
-            }
+        let h = self.stored.1;
+        let uw = self.upright.0;
+        let r = self.band_rows;
+        let rows = r.min(h - self.band_y0);
+        // Stored rows y0.. are upright columns y0.. (5, 8) or end at uw - y0 (6, 7), whose
+        // band columns end at r.
+        let (from, to) = if matches!(self.o, 6 | 7) {
+            (r - rows, uw - self.band_y0 - rows)
+        } else {
+            (0, self.band_y0)
+        };
+        for (row, out) in self
+            .band
+            .chunks_exact(r)
+            .zip(self.data.chunks_exact_mut(uw))
+        {
+            out[to..to + rows].copy_from_slice(&row[from..from + rows]);
         }
     }
 
-    /// Writes the n x n `block` whose stored top-left pixel is (x, y).
+    /// Writes the N x N `block` (already mirrored) whose stored top-left pixel is (x, y).
     #[inline(always)]
-    fn put(&mut self, x: usize, y: usize, n: usize, block: &[u8; 64]) {
+    fn put<const N: usize>(&mut self, x: usize, y: usize, block: &[u8; 64]) {
+        let (w, h) = self.stored;
+        let uw = self.upright.0;
         if self.band_rows > 0 {
             if y >= self.band_y0 + self.band_rows {
                 self.flush();
                 self.band_y0 = y - y % self.band_rows;
             }
-            let at = y - self.band_y0;
-            for c in 0..n {
-                let column = &mut self.band[(x + c) * self.band_rows + at..][..n];
-                for (r, px) in column.iter_mut().enumerate() {
-                    *px = block[r * n + c];
+            let r = self.band_rows;
+            // Upright: column from y (mirrored for 6, 7), row from x (mirrored for 7, 8); block
+            // column c is upright row c.
+            let col = if matches!(self.o, 6 | 7) {
+                r - N - (y - self.band_y0)
+            } else {
+                y - self.band_y0
+            };
+            let row = if matches!(self.o, 7 | 8) {
+                w - x - N
+            } else {
+                x
+            };
+            let mut t = [0u8; 64];
+            for c in 0..N {
+                for i in 0..N {
+                    t[c * N + i] = block[i * N + c];
                 }
             }
-            return;
-        }
-        let origin = self.base + x as isize * self.dx + y as isize * self.dy;
-        if self.dx == 1 {
-            for r in 0..n {
-                let at = (origin + r as isize * self.dy) as usize;
-                self.data[at..at + n].copy_from_slice(&block[r * n..r * n + n]);
+            for (c, src) in t[..N * N].chunks_exact(N).enumerate() {
+                let at = (row + c) * r + col;
+                self.band[at..at + N].copy_from_slice(src);
             }
             return;
         }
-        for r in 0..n {
-            let mut at = origin + r as isize * self.dy;
-            for &px in &block[r * n..r * n + n] {
-                self.data[at as usize] = px;
-                at += self.dx;
-            }
+        let ux = if matches!(self.o, 2 | 3) {
+            w - x - N
+        } else {
+            x
+        };
+        let uy = if matches!(self.o, 3 | 4) {
+            h - y - N
+        } else {
+            y
+        };
+        for (r, src) in block[..N * N].chunks_exact(N).enumerate() {
+            let at = (uy + r) * uw + ux;
+            self.data[at..at + N].copy_from_slice(src);
         }
     }
 
     /// Crops to the component's real size `w` x `h` (as stored), in place. Where the
     /// orientation mirrors an axis, the padding ends up first on it.
-    fn crop(mut self, w: usize, h: usize, o: u8) -> Plane {
+    fn crop(mut self, w: usize, h: usize) -> Plane {
         if self.band_rows > 0 {
             self.flush();
             self.band = Vec::new();
         }
+        let o = self.o;
         let transposed = (5..=8).contains(&o);
         let (cw, ch) = if transposed { (h, w) } else { (w, h) };
         let (uw, uh) = self.upright;
@@ -704,6 +740,85 @@ fn parse(b: &[u8]) -> Result<Option<Frame>, PhotoError> {
     }
 }
 
+/// Where a damaged AC run may take the zigzag index: 63 + 15 + 1 (refused after the block).
+const K_END: usize = 80;
+/// The coefficient slot of those outside the low n x n, decoded (they must be read) but not
+/// kept.
+const DUMP: u8 = 64;
+
+/// What one component's blocks are decoded with.
+struct BlockTables<'a> {
+    dc: &'a Huffman,
+    ac: &'a Huffman,
+    /// The quantization table by zigzag index, negated where the orientation mirrors.
+    q: [i32; K_END],
+    /// Where each zigzag index's coefficient goes in the n x n block (v * n + u), `DUMP` for
+    /// the others.
+    slot: [u8; K_END],
+    /// The block row (bit) each kept coefficient is in, 0 for the others.
+    row_bit: [u32; K_END],
+}
+
+/// Decodes one block's entropy-coded data into `coef` (dequantized, n x n row-major; it must
+/// hold zeros but for what this writes), `pred` the component's DC predictor. Returns the rows
+/// of the block (a bit each) holding AC coefficients, 0 for a flat block.
+///
+/// Its own function, with the bit reader copied into locals: inlined into the decode loop, the
+/// bit buffer went to the stack and back on every symbol.
+#[inline(never)]
+fn entropy_block(
+    reader: &mut Bits<'_>,
+    t: &BlockTables<'_>,
+    pred: &mut i32,
+    coef: &mut [i32; 256],
+) -> Result<u32, PhotoError> {
+    let mut bits = *reader;
+    // DC
+    bits.refill();
+    let e = bits.peek(t.dc);
+    let diff = if e & 0xFF != 0 {
+        bits.consume((e & 0xFF) as u32);
+        e >> 16
+    } else {
+        let diff;
+        (bits, diff) = bits.dc_slow(t.dc, e)?;
+        diff
+    };
+    // Wrapping: damaged data may overflow; it is garbage either way.
+    *pred = pred.wrapping_add(diff);
+    coef[0] = pred.wrapping_mul(t.q[0]);
+    // AC: one symbol (a zero run and a value) at a time.
+    let mut rows = 0u32;
+    let mut k = 1;
+    loop {
+        bits.refill();
+        let e = bits.peek(t.ac);
+        let (run, value) = if e & 0xFF != 0 {
+            bits.consume((e & 0xFF) as u32);
+            ((e >> 8) & 0xFF, e >> 16)
+        } else {
+            let (run, value);
+            (bits, run, value) = bits.ac_slow(t.ac, e)?;
+            (run, value)
+        };
+        if run == EOB {
+            break;
+        }
+        k += (run & 15) as usize;
+        coef[usize::from(t.slot[k])] = value.wrapping_mul(t.q[k]);
+        rows |= t.row_bit[k];
+        k += 1;
+        if k >= 64 {
+            break;
+        }
+    }
+    *reader = bits;
+    if k > 64 {
+        return Err(corrupt("an AC coefficient out of range"));
+    }
+    Ok(rows)
+}
+
 /// Decodes a baseline JPEG at `eighths`/8 of its size (1, 2, 4 or 8), turned upright as EXIF
 /// orientation `o` asks (each block is stored where it belongs upright: no pass of its own).
 /// `Ok(None)` when the JPEG is of a kind this decoder leaves to jpeg-decoder.
@@ -712,22 +827,54 @@ pub(crate) fn decode(b: &[u8], eighths: u32, o: u8) -> Result<Option<Ycc>, Photo
         return Ok(None);
     };
     let n = eighths as usize;
+    if !matches!(n, 1 | 2 | 4 | 8) {
+        return Err(PhotoError::InvalidOptions(
+            "the DCT scale must be 1, 2, 4 or 8 eighths",
+        ));
+    }
     let basis = basis(n);
     let h_max = frame.components.iter().map(|c| c.h).max().unwrap_or(1);
     let v_max = frame.components.iter().map(|c| c.v).max().unwrap_or(1);
     let mcus_x = frame.width.div_ceil(8 * h_max);
     let mcus_y = frame.height.div_ceil(8 * v_max);
-    // Where each zigzag index's coefficient goes, 64 for those outside the low n x n: they are
-    // decoded (they must be read) but not stored.
-    let keep: [u8; 64] = std::array::from_fn(|k| {
-        let at = ZIGZAG[k];
-        if at / 8 < n && at % 8 < n {
-            at as u8
-        } else {
-            64
-        }
+    let (flip_x, flip_y) = flips(o);
+    // Where each zigzag index's coefficient goes in the n x n block (v * n + u), `DUMP` for
+    // those outside the low n x n: they are decoded (they must be read) but not kept. Indexed
+    // up to 63 + 15 + 1, where a damaged run takes k (then refused after the block).
+    let slot: [u8; K_END] = std::array::from_fn(|k| match ZIGZAG.get(k) {
+        Some(&at) if at / 8 < n && at % 8 < n => ((at / 8) * n + at % 8) as u8,
+        _ => DUMP,
     });
-    let last_kept = (0..64).rev().find(|&k| keep[k] < 64).unwrap_or(0);
+    // The block row (bit) each kept coefficient is in, 0 for the others.
+    let row_bit: [u32; K_END] = std::array::from_fn(|k| match slot[k] {
+        DUMP => 0,
+        at => 1 << (usize::from(at) / n),
+    });
+    // Quantization tables in zigzag order, as i32, negated where a mirror asks (odd horizontal
+    // frequencies for left-right, odd vertical ones for top-bottom).
+    let tables: Vec<BlockTables<'_>> = frame
+        .components
+        .iter()
+        .map(|c| {
+            let (Some(dc), Some(ac)) = (&frame.dc[c.dc], &frame.ac[c.ac]) else {
+                return Err(corrupt("a component without its Huffman table"));
+            };
+            let q = std::array::from_fn(|k| {
+                let Some(&at) = ZIGZAG.get(k) else { return 0 };
+                let (v, u) = (at / 8, at % 8);
+                let negate = (flip_x && u % 2 == 1) != (flip_y && v % 2 == 1);
+                let q = i32::from(frame.quant[c.quant][k]);
+                if negate { -q } else { q }
+            });
+            Ok(BlockTables {
+                dc,
+                ac,
+                q,
+                slot,
+                row_bit,
+            })
+        })
+        .collect::<Result<_, _>>()?;
 
     // One padded plane a component: whole blocks of n x n.
     let mut planes: Vec<UprightPlane> = frame
@@ -736,16 +883,10 @@ pub(crate) fn decode(b: &[u8], eighths: u32, o: u8) -> Result<Option<Ycc>, Photo
         .map(|c| UprightPlane::new(mcus_x * c.h * n, mcus_y * c.v * n, o, c.v * n))
         .collect();
     let mut block = [0u8; 64];
-    // Quantization tables in zigzag order, as i32.
-    let quant: Vec<[i32; 64]> = frame
-        .components
-        .iter()
-        .map(|c| frame.quant[c.quant].map(i32::from))
-        .collect();
-
     let mut bits = Bits::new(b, frame.scan_start);
     let mut pred = [0i32; 3];
-    let mut coef = [0i32; 64];
+    // The block's coefficients, dequantized, v * n + u; `DUMP` and above take the others.
+    let mut coef = [0i32; 256];
     let mut next_restart = 0u8;
     let mut mcu = 0usize;
     for mcu_y in 0..mcus_y {
@@ -760,112 +901,32 @@ pub(crate) fn decode(b: &[u8], eighths: u32, o: u8) -> Result<Option<Ycc>, Photo
             }
             mcu += 1;
             for (ci, c) in frame.components.iter().enumerate() {
-                let dc = frame.dc[c.dc].as_ref().expect("checked in parse");
-                let ac = frame.ac[c.ac].as_ref().expect("checked in parse");
-                let q = &quant[ci];
-                // Held in registers across the block loop.
-                let (dc_fast, ac_fast): (&[i32; 1 << LOOKUP_BITS], &[i32; 1 << LOOKUP_BITS]) =
-                    (&dc.fast, &ac.fast);
+                let t = &tables[ci];
                 let plane = &mut planes[ci];
                 for v in 0..c.v {
                     for h in 0..c.h {
-                        // DC
-                        bits.refill();
-                        let e = bits.fast(dc_fast);
-                        let diff = if e != 0 {
-                            bits.consume((e & 0xFF) as u32);
-                            e >> 16
-                        } else {
-                            let s = u32::from(bits.symbol(dc)?);
-                            if s > 11 {
-                                return Err(corrupt("a DC difference out of range"));
-                            }
-                            if s > 0 { bits.value(s) } else { 0 }
-                        };
-                        // Wrapping: damaged data may overflow; it is garbage either way.
-                        pred[ci] = pred[ci].wrapping_add(diff);
-                        coef[0] = pred[ci].wrapping_mul(q[0]);
-                        let mut any_ac = false;
-                        // AC: first those that may fall in the low n x n, ...
-                        let mut k = 1;
-                        let mut ended = false;
-                        while k <= last_kept {
-                            bits.refill();
-                            let e = bits.fast(ac_fast);
-                            let (run, value) = if e != 0 {
-                                bits.consume((e & 0xFF) as u32);
-                                let run = ((e >> 8) & 0xFF) as u32;
-                                if run == EOB {
-                                    ended = true;
-                                    break;
-                                }
-                                (run as usize, e >> 16)
-                            } else {
-                                let rs = bits.symbol(ac)?;
-                                let (run, s) = (usize::from(rs >> 4), u32::from(rs & 15));
-                                if s == 0 {
-                                    if run == 15 {
-                                        k += 16;
-                                        continue;
-                                    }
-                                    ended = true;
-                                    break;
-                                }
-                                (run, bits.value(s))
-                            };
-                            k += run;
-                            if k > 63 {
-                                return Err(corrupt("an AC coefficient out of range"));
-                            }
-                            let at = keep[k];
-                            if at < 64 && value != 0 {
-                                coef[at as usize] = value.wrapping_mul(q[k]);
-                                any_ac = true;
-                            }
-                            k += 1;
-                        }
-                        // ... then the rest, read past without their values.
-                        while !ended && k < 64 {
-                            bits.refill();
-                            let e = bits.fast(ac_fast);
-                            let run = if e != 0 {
-                                bits.consume((e & 0xFF) as u32);
-                                let run = ((e >> 8) & 0xFF) as u32;
-                                if run == EOB {
-                                    break;
-                                }
-                                run as usize
-                            } else {
-                                let rs = bits.symbol(ac)?;
-                                let (run, s) = (usize::from(rs >> 4), u32::from(rs & 15));
-                                if s == 0 && run != 15 {
-                                    break;
-                                }
-                                bits.consume(s);
-                                run
-                            };
-                            k += run;
-                            if k > 63 {
-                                return Err(corrupt("an AC coefficient out of range"));
-                            }
-                            k += 1;
-                        }
+                        let rows = entropy_block(&mut bits, t, &mut pred[ci], &mut coef)?;
                         let bx = (mcu_x * c.h + h) * n;
                         let by = (mcu_y * c.v + v) * n;
-                        if !any_ac {
+                        if rows == 0 {
                             // Flat block: the DC alone (the common case in smooth areas).
                             let px = (coef[0] as f32 / 8.0 + 128.5).clamp(0.0, 255.0) as u8;
                             block[..n * n].fill(px);
                         } else {
                             match n {
-                                8 => idct::<8>(&coef, &basis, &mut block),
-                                4 => idct::<4>(&coef, &basis, &mut block),
-                                2 => idct::<2>(&coef, &basis, &mut block),
-                                _ => idct::<1>(&coef, &basis, &mut block),
+                                8 => idct::<8>(&coef, rows, &basis, &mut block),
+                                4 => idct::<4>(&coef, rows, &basis, &mut block),
+                                2 => idct::<2>(&coef, rows, &basis, &mut block),
+                                _ => idct::<1>(&coef, rows, &basis, &mut block),
                             }
-                            coef = [0; 64];
+                            coef[..n * n].fill(0);
                         }
-                        plane.put(bx, by, n, &block);
+                        match n {
+                            8 => plane.put::<8>(bx, by, &block),
+                            4 => plane.put::<4>(bx, by, &block),
+                            2 => plane.put::<2>(bx, by, &block),
+                            _ => plane.put::<1>(bx, by, &block),
+                        }
                     }
                 }
             }
@@ -882,13 +943,10 @@ pub(crate) fn decode(b: &[u8], eighths: u32, o: u8) -> Result<Option<Ycc>, Photo
     // Crop each plane to its component's size at this scale, in place.
     let luma_w = (frame.width * n).div_ceil(8);
     let luma_h = (frame.height * n).div_ceil(8);
-    let mut out = planes.into_iter().zip(&frame.components).map(|(plane, c)| {
-        plane.crop(
-            luma_w.div_ceil(h_max / c.h),
-            luma_h.div_ceil(v_max / c.v),
-            o,
-        )
-    });
+    let mut out = planes
+        .into_iter()
+        .zip(&frame.components)
+        .map(|(plane, c)| plane.crop(luma_w.div_ceil(h_max / c.h), luma_h.div_ceil(v_max / c.v)));
     let y = out.next().expect("one component at least");
     let chroma = match (out.next(), out.next()) {
         (Some(cb), Some(cr)) => Some((cb, cr)),
@@ -1061,14 +1119,14 @@ mod tests {
         // A DC of 8 * v (dequantized) is a flat block of v + 128 at every scale.
         for n in [1usize, 2, 4, 8] {
             let b = basis(n);
-            let mut coef = [0i32; 64];
+            let mut coef = [0i32; 256];
             coef[0] = 8 * 40;
             let mut out = [0u8; 64];
             match n {
-                8 => idct::<8>(&coef, &b, &mut out),
-                4 => idct::<4>(&coef, &b, &mut out),
-                2 => idct::<2>(&coef, &b, &mut out),
-                _ => idct::<1>(&coef, &b, &mut out),
+                8 => idct::<8>(&coef, 1, &b, &mut out),
+                4 => idct::<4>(&coef, 1, &b, &mut out),
+                2 => idct::<2>(&coef, 1, &b, &mut out),
+                _ => idct::<1>(&coef, 1, &b, &mut out),
             }
             assert!(out[..n * n].iter().all(|&p| p == 168), "{n}");
         }

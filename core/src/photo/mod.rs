@@ -213,13 +213,17 @@ pub fn normalize(bytes: &[u8], options: &NormalizeOptions) -> Result<NormalizedP
     };
     // Upright from here on.
     let fitted = pixels::fit(decoded.image, options.max_long_edge)?;
-    let jpeg = encode::jpeg(&fitted, options.quality)?;
+    let jpeg = encode::jpeg(&fitted, options.quality, 1)?;
     let (out_w, out_h) = (fitted.width(), fitted.height());
     let (thumb_w, thumb_h) = pixels::fit_size(out_w, out_h, options.thumbnail_long_edge);
     let thumbnail = if (thumb_w, thumb_h) == (out_w, out_h) {
         jpeg.clone()
     } else {
-        encode::jpeg(&pixels::resize(&fitted, thumb_w, thumb_h)?, options.quality)?
+        encode::jpeg(
+            &pixels::resize(&fitted, thumb_w, thumb_h)?,
+            options.quality,
+            1,
+        )?
     };
     let (width, height) = displayed(header.width, header.height, orientation);
     Ok(NormalizedPhoto {
