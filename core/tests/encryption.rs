@@ -272,62 +272,164 @@ fn rekeying_keeps_photos_readable() {
     assert_eq!(store.photo_bytes(&photo).unwrap(), before);
 }
 
-/// Opens `path` with SQLCipher directly under `k` and the given page MAC, and reads the schema.
-fn raw_open(path: &std::path::Path, k: u8, hmac: &str) -> rusqlite::Result<Connection> {
+/// Opens `path` with SQLCipher directly under `k` with the given page MAC and page size, and
+/// reads the schema.
+fn raw_open(path: &std::path::Path, k: u8, hmac: &str, page: u32) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     let hex: String = std::iter::repeat_n(format!("{k:02x}"), 32).collect();
     conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{hex}'\"; PRAGMA cipher_hmac_algorithm = {hmac};"
+        "PRAGMA key = \"x'{hex}'\"; PRAGMA cipher_hmac_algorithm = {hmac}; PRAGMA cipher_page_size = {page};"
     ))?;
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
     Ok(conn)
 }
 
 #[test]
-fn new_stores_mac_pages_with_sha256_and_stores_from_sqlcipher_defaults_still_open() {
+fn new_stores_use_sha256_macs_on_1k_pages_and_stores_of_earlier_settings_still_open() {
     let (t, path) = encrypted_store();
-    // This version's stores: HMAC-SHA256 pages; SQLCipher's default (SHA-512) cannot read them.
-    assert!(raw_open(&path, 1, "HMAC_SHA256").is_ok());
-    assert!(raw_open(&path, 1, "HMAC_SHA512").is_err());
+    // This version's stores: HMAC-SHA256 on 1 KiB pages; earlier settings cannot read them.
+    assert!(raw_open(&path, 1, "HMAC_SHA256", 1024).is_ok());
+    assert!(raw_open(&path, 1, "HMAC_SHA256", 4096).is_err());
+    assert!(raw_open(&path, 1, "HMAC_SHA512", 4096).is_err());
 
-    // A store written with SQLCipher 4's defaults, as earlier versions did: the same data
-    // exported into a file under HMAC-SHA512.
-    let legacy = t.dir.path().join("legacy.db");
-    {
-        let conn = raw_open(&path, 1, "HMAC_SHA256").unwrap();
-        let hex: String = std::iter::repeat_n("01".to_string(), 32).collect();
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
+    // Stores written as earlier versions did: the same data exported into files under
+    // SQLCipher 4's defaults (HMAC-SHA512, 4 KiB) and under HMAC-SHA256 with 4 KiB pages.
+    for (name, hmac) in [("legacy.db", "HMAC_SHA512"), ("previous.db", "HMAC_SHA256")] {
+        let earlier = t.dir.path().join(name);
+        {
+            let conn = raw_open(&path, 1, "HMAC_SHA256", 1024).unwrap();
+            let hex: String = std::iter::repeat_n("01".to_string(), 32).collect();
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            conn.execute_batch(&format!(
+                "ATTACH DATABASE '{}' AS earlier KEY \"x'{hex}'\";
+                 PRAGMA earlier.cipher_hmac_algorithm = {hmac};
+                 PRAGMA earlier.cipher_page_size = 4096;
+                 SELECT sqlcipher_export('earlier');
+                 PRAGMA earlier.user_version = {version};
+                 DETACH DATABASE earlier;",
+                earlier.display()
+            ))
             .unwrap();
-        conn.execute_batch(&format!(
-            "ATTACH DATABASE '{}' AS legacy KEY \"x'{hex}'\";
-             PRAGMA legacy.cipher_hmac_algorithm = HMAC_SHA512;
-             SELECT sqlcipher_export('legacy');
-             PRAGMA legacy.user_version = {version};
-             DETACH DATABASE legacy;",
-            legacy.display()
-        ))
-        .unwrap();
-    }
-    assert!(raw_open(&legacy, 1, "HMAC_SHA512").is_ok());
-    assert!(raw_open(&legacy, 1, "HMAC_SHA256").is_err());
+        }
+        assert!(raw_open(&earlier, 1, hmac, 4096).is_ok(), "{name}");
+        assert!(
+            raw_open(&earlier, 1, "HMAC_SHA256", 1024).is_err(),
+            "{name}"
+        );
 
-    // It opens, with everything in it, and keeps working; a wrong key is still WrongKey.
-    assert!(matches!(
-        Store::open(&legacy, keyed(&t, key(2))),
-        Err(Error::WrongKey)
-    ));
-    let store = Store::open(&legacy, keyed(&t, key(1))).unwrap();
-    let found = store.search("GD-SECRET-1", 10).unwrap();
-    assert_eq!(found.len(), 1);
-    assert_eq!(store.order(found[0].id).unwrap().customer.name, "欧阳秀英");
-    assert_eq!(store.pending_count().unwrap(), 1);
-    store.set_crew_notes(found[0].id, "表箱在车库内").unwrap();
-    drop(store);
-    let store = Store::open(&legacy, keyed(&t, key(1))).unwrap();
-    assert_eq!(store.pending_count().unwrap(), 2);
-    assert!(
-        raw_open(&legacy, 1, "HMAC_SHA512").is_ok(),
-        "it kept its settings"
-    );
+        // It opens, with everything in it, and keeps working; a wrong key is still WrongKey.
+        assert!(matches!(
+            Store::open(&earlier, keyed(&t, key(2))),
+            Err(Error::WrongKey)
+        ));
+        let store = Store::open(&earlier, keyed(&t, key(1))).unwrap();
+        let found = store.search("GD-SECRET-1", 10).unwrap();
+        assert_eq!(found.len(), 1, "{name}");
+        assert_eq!(store.order(found[0].id).unwrap().customer.name, "欧阳秀英");
+        assert_eq!(store.pending_count().unwrap(), 1);
+        store.set_crew_notes(found[0].id, "表箱在车库内").unwrap();
+        drop(store);
+        let store = Store::open(&earlier, keyed(&t, key(1))).unwrap();
+        assert_eq!(store.pending_count().unwrap(), 2);
+        drop(store);
+        assert!(
+            raw_open(&earlier, 1, hmac, 4096).is_ok(),
+            "{name} kept its settings"
+        );
+    }
+}
+
+/// Files SQLCipher wrote through its OpenSSL provider (the page crypto of earlier versions):
+/// raw keys under both page MACs, and passphrases (PBKDF2) in SQLCipher 4 and 3 formats.
+/// Each holds table `t` with 300 rows; row 7 spans overflow pages.
+#[test]
+fn files_written_through_openssl_open_with_the_rust_page_cipher() {
+    let t = open_at(morning());
+    // Opening an encrypted store installs the page cipher for the process.
+    let (_t, path) = encrypted_store();
+    let conn = raw_open(&path, 1, "HMAC_SHA256", 1024).unwrap();
+    let provider: String = conn
+        .query_row("PRAGMA cipher_provider", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(provider, "rustcrypto");
+    drop(conn);
+
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sqlcipher");
+    let raw = "x'5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a'";
+    let cases = [
+        (
+            "openssl-raw-hmac-sha256.db",
+            format!("PRAGMA key = \"{raw}\"; PRAGMA cipher_hmac_algorithm = HMAC_SHA256;"),
+        ),
+        (
+            "openssl-raw-hmac-sha512.db",
+            format!("PRAGMA key = \"{raw}\";"),
+        ),
+        (
+            "openssl-passphrase-v4.db",
+            "PRAGMA key = 'correct horse battery staple';".to_string(),
+        ),
+        (
+            "openssl-passphrase-v3.db",
+            "PRAGMA key = 'correct horse battery staple'; PRAGMA cipher_compatibility = 3;"
+                .to_string(),
+        ),
+    ];
+    for (name, setup) in cases {
+        // A copy: the test writes to it, and the fixture stays as OpenSSL wrote it.
+        let file = t.dir.path().join(name);
+        std::fs::copy(fixtures.join(name), &file).unwrap();
+        let conn = Connection::open(&file).unwrap();
+        conn.execute_batch(&setup).unwrap();
+        let rows: Vec<(i64, String)> = conn
+            .prepare("SELECT id, v FROM t ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(rows.len(), 300, "{name}");
+        assert_eq!(rows[7].1, "溢出".repeat(3000), "{name}: overflow pages");
+        assert_eq!(
+            rows[123].1,
+            format!("row 123 客户{} {}", 123 * 7919 % 1000, "x".repeat(123 % 40)),
+            "{name}"
+        );
+        // Written through the Rust cipher, read back by a fresh connection.
+        conn.execute("UPDATE t SET v = 'rewritten' WHERE id = 123", [])
+            .unwrap();
+        drop(conn);
+        let conn = Connection::open(&file).unwrap();
+        conn.execute_batch(&setup).unwrap();
+        let v: String = conn
+            .query_row("SELECT v FROM t WHERE id = 123", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, "rewritten", "{name}");
+        let ok: String = conn
+            .query_row("PRAGMA cipher_integrity_check", [], |r| r.get(0))
+            .map_or_else(
+                |e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => "ok".into(),
+                    e => e.to_string(),
+                },
+                |v| v,
+            );
+        assert_eq!(ok, "ok", "{name}: every page's MAC checks");
+        // And a wrong passphrase is still refused.
+        let conn = Connection::open(&file).unwrap();
+        conn.execute_batch(
+            &setup
+                .replace("correct horse", "wrong horse")
+                .replace("5a5a", "5a5b"),
+        )
+        .unwrap();
+        assert!(
+            conn.query_row("SELECT count(*) FROM t", [], |_| Ok(()))
+                .is_err(),
+            "{name}"
+        );
+    }
 }

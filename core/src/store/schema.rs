@@ -12,6 +12,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_photos.sql"),
     include_str!("migrations/003_sync.sql"),
     include_str!("migrations/004_photo_transfer.sql"),
+    include_str!("migrations/005_fewer_pages_per_write.sql"),
 ];
 
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -88,6 +89,103 @@ mod tests {
             migrate(&mut conn).unwrap();
             assert_eq!(schema_of(&conn), want, "upgrade from version {old}");
         }
+    }
+
+    /// Version 5 rebuilds `readings` and `outbox`: every reading, its correction chain and every
+    /// queued change survive, in order, with the facts' triggers and keys still enforced.
+    #[test]
+    fn upgrading_to_5_keeps_readings_and_the_outbox() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        migrate_to(&mut conn, 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO work_orders (id, number, kind, status, priority, customer_name, customer_account,
+                 customer_phone, address, area, appointment, accepted_at, due_at, agenda_at,
+                 required_documents, dispatch_notes, crew_notes, crew_id, version, updated_at)
+             VALUES ('o1', 'GD1', 'meter_check', 'arrived', 1, 'n', 'a', 'p', 'addr', 'area', '{}', 0, 0, 0,
+                 '[]', '', '', 'c1', 1, 0);
+             INSERT INTO readings (id, order_id, meter_asset, register, purpose, value, taken_at, member_id, warnings, supersedes, hlc)
+             VALUES ('r1', 'o1', 'M1', 'total', 'check', '100.5', 10, 'm', '[]', NULL, 'h1'),
+                    ('r2', 'o1', 'M1', 'total', 'check', '100.6', 11, 'm', '[]', 'r1', 'h2');
+             INSERT INTO outbox (op_id, entity, entity_id, order_id, op, fields, base_version, hlc, created_at, attempts)
+             VALUES ('op1', 'reading', 'r1', 'o1', 'create', '{}', 1, 'h1', 10, 0),
+                    ('op2', 'reading', 'r2', 'o1', 'create', '{}', 1, 'h2', 11, 2),
+                    ('op3', 'status', 's1', 'o1', 'create', '{}', 1, 'h3', 12, 0);
+             DELETE FROM outbox WHERE op_id = 'op1';",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+
+        let readings: Vec<(String, String, Option<String>)> = conn
+            .prepare("SELECT id, value, supersedes FROM readings ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            readings,
+            [
+                ("r1".into(), "100.5".into(), None),
+                ("r2".into(), "100.6".into(), Some("r1".into()))
+            ]
+        );
+        let outbox: Vec<(i64, String, i64)> = conn
+            .prepare("SELECT seq, op_id, attempts FROM outbox ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(outbox, [(2, "op2".into(), 2), (3, "op3".into(), 0)]);
+        conn.execute(
+            "INSERT INTO outbox (op_id, entity, entity_id, order_id, op, fields, base_version, hlc, created_at)
+             VALUES ('op4', 'reading', 'r3', 'o1', 'create', '{}', 1, 'h4', 13)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(conn.last_insert_rowid(), 4, "new entries still go last");
+
+        // The facts' rules came along with the new table.
+        assert!(
+            conn.execute("UPDATE readings SET value = '1' WHERE id = 'r1'", [])
+                .is_err()
+        );
+        assert!(
+            conn.execute("DELETE FROM readings WHERE id = 'r2'", [])
+                .is_err()
+        );
+        assert!(
+            conn.execute(
+                "INSERT INTO readings (id, order_id, meter_asset, register, purpose, value, taken_at, member_id, warnings, supersedes, hlc)
+                 VALUES ('r9', 'o1', 'M1', 'total', 'check', '1', 12, 'm', '[]', 'r1', 'h9')",
+                [],
+            )
+            .is_err(),
+            "a reading is superseded at most once"
+        );
+        assert!(
+            conn.execute(
+                "INSERT INTO readings (id, order_id, meter_asset, register, purpose, value, taken_at, member_id, warnings, supersedes, hlc)
+                 VALUES ('r8', 'nope', 'M1', 'total', 'check', '1', 12, 'm', '[]', NULL, 'h8')",
+                [],
+            )
+            .is_err(),
+            "a reading belongs to an order"
+        );
+        let fk_problems: i64 = conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(fk_problems, 0);
+        // Removing the order's local data still takes its readings with it.
+        conn.execute("DELETE FROM work_orders WHERE id = 'o1'", [])
+            .unwrap();
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM readings", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
     }
 
     #[test]

@@ -510,8 +510,8 @@ impl Store {
                         ms(ctx.now),
                     ])?;
                 }
-                tx.prepare_cached("DELETE FROM outbox WHERE op_id = ?1")?
-                    .execute([entry.op_id.to_string()])?;
+                tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1 AND op_id = ?2")?
+                    .execute(params![entry.seq, entry.op_id.to_string()])?;
             }
             observe_hlc(tx, ctx, server_hlc)?;
             flush_deferred_removals(tx)
@@ -523,9 +523,9 @@ impl Store {
         self.write(|tx, _| {
             for e in entries {
                 tx.prepare_cached(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE op_id = ?1",
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?3 WHERE seq = ?1 AND op_id = ?2",
                 )?
-                .execute(params![e.op_id.to_string(), error])?;
+                .execute(params![e.seq, e.op_id.to_string(), error])?;
             }
             Ok(())
         })
