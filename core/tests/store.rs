@@ -660,9 +660,35 @@ fn search_finds_orders_by_every_key() {
     // An update re-indexes: the old name no longer matches.
     let mut renamed = a.clone();
     renamed.customer.name = "欧阳娜".into();
-    t.store.save_server_orders(&[renamed]).unwrap();
+    t.store.save_server_orders(&[renamed.clone()]).unwrap();
     assert!(t.store.search("欧阳建华", 10).unwrap().is_empty());
     assert_eq!(t.store.search("欧阳娜", 10).unwrap().len(), 1);
+
+    // Search rows are written after a batch's orders: an order twice in one batch (renamed
+    // again, a meter swapped) is found by its last text only, once.
+    let mut again = renamed.clone();
+    again.customer.name = "欧阳雪".into();
+    again.meters[0].asset_number = "3310140000888".into();
+    let c = order("GD20261125000103", WorkKind::MeterCheck, morning());
+    t.store
+        .save_server_orders(&[renamed, c.clone(), again])
+        .unwrap();
+    for (q, want) in [
+        ("欧阳娜", vec![]),
+        ("0000777", vec![]),
+        ("欧阳雪", vec![a.id]),
+        ("0000888", vec![a.id]),
+        ("000103", vec![c.id]),
+    ] {
+        let hits: Vec<_> = t
+            .store
+            .search(q, 10)
+            .unwrap()
+            .iter()
+            .map(|h| h.id)
+            .collect();
+        assert_eq!(hits, want, "query {q:?}");
+    }
 }
 
 #[test]

@@ -11,7 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::codec::{self, ms};
-use super::orders::{check_order, insert_meter, load_meters, reindex, write_order};
+use super::orders::{SearchBatch, check_order, insert_meter, load_meters, write_order};
 use super::outbox::{self, Change, Entity, Op, OutboxEntry, observe_hlc};
 use super::{Store, WriteCtx, get_meta, require_session, set_meta};
 use crate::error::{Error, Result};
@@ -60,7 +60,7 @@ fn pending_of_order(tx: &Transaction<'_>, order_id: &str) -> Result<Vec<(Entity,
 }
 
 /// Puts the device's unacknowledged edits of `order_id` back on top of the server's copy.
-fn reapply_pending(tx: &Transaction<'_>, order_id: Uuid) -> Result<()> {
+fn reapply_pending(tx: &Transaction<'_>, order_id: Uuid, search: &mut SearchBatch) -> Result<()> {
     let id = order_id.to_string();
     let pending = pending_of_order(tx, &id)?;
     if pending.is_empty() {
@@ -107,7 +107,7 @@ fn reapply_pending(tx: &Transaction<'_>, order_id: Uuid) -> Result<()> {
         }
     }
     if meters_added {
-        reindex(tx, order_id)?;
+        search.from_rows(tx, order_id)?;
     }
     Ok(())
 }
@@ -422,14 +422,15 @@ impl Store {
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
+            let mut search = SearchBatch::default();
             for change in &page.changes {
                 match change {
                     PulledChange::Order { order, photos, .. } => {
-                        write_order(tx, order, ctx.now)?;
+                        write_order(tx, order, ctx.now, &mut search)?;
                         insert_facts(tx, change)?;
                         super::transfer::note_remote_photos(tx, photos)?;
                         if !outbox_empty {
-                            reapply_pending(tx, order.id)?;
+                            reapply_pending(tx, order.id, &mut search)?;
                         }
                         if !deferred_empty {
                             tx.prepare_cached(
@@ -440,6 +441,8 @@ impl Store {
                         stats.orders += 1;
                     }
                     PulledChange::Removal { order_id, .. } => {
+                        // Search rows of orders written so far go in first: this may remove one.
+                        std::mem::take(&mut search).flush(tx)?;
                         let id = order_id.to_string();
                         let pending: i64 = tx
                             .prepare_cached("SELECT count(*) FROM outbox WHERE order_id = ?1")?
@@ -469,6 +472,7 @@ impl Store {
                     }
                 }
             }
+            search.flush(tx)?;
             if !pending_conflicts.is_empty() {
                 let by = require_session(tx).map(|s| s.member_id).unwrap_or_default();
                 for (id, action) in pending_conflicts {

@@ -277,13 +277,11 @@ impl SyncClient {
         let _running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         self.cancel.0.cancelled.store(false, Ordering::SeqCst);
         let session = store.session()?.ok_or(SyncError::NoSession)?;
-        self.runtime.block_on(async {
-            let mut report = SyncReport::default();
-            self.push_all(store, &mut report, progress).await?;
-            self.pull_all(store, &session.crew_id, &mut report, progress)
-                .await?;
-            Ok(report)
-        })
+        let mut report = SyncReport::default();
+        self.runtime
+            .block_on(self.push_all(store, &mut report, progress))?;
+        self.pull_all(store, &session.crew_id, &mut report, progress)?;
+        Ok(report)
     }
 
     async fn push_all(
@@ -362,7 +360,10 @@ impl SyncClient {
         Ok(())
     }
 
-    async fn pull_all(
+    /// Pulls pages until the server has no more. While one page is written to the store (on
+    /// this thread), the next is fetched and parsed on another: the server's work, the
+    /// transfer and the JSON parse overlap the store's writes instead of adding to them.
+    fn pull_all(
         &self,
         store: &Store,
         crew_id: &str,
@@ -375,22 +376,32 @@ impl SyncClient {
             done,
             total: None,
         });
+        let mut cursor = store.sync_cursor()?;
+        let mut page = self.runtime.block_on(self.fetch_page(cursor))?;
         loop {
-            if self.cancel.is_cancelled() {
-                return Err(SyncError::Cancelled);
-            }
-            let cursor = store.sync_cursor()?;
-            let url = format!(
-                "{}/v1/sync/pull?cursor={cursor}&limit={}",
-                self.config.server_url, self.config.page_size
-            );
-            let page: PullResponse = self.send(|| self.http.get(&url)).await?;
             crate::store::check_page(&page, cursor, crew_id, store.now())
                 .map_err(SyncError::Malformed)?;
             if self.cancel.is_cancelled() {
                 return Err(SyncError::Cancelled);
             }
-            let stats = store.apply_pull_page(cursor, &page)?;
+            let next_cursor = page.cursor;
+            let (applied, next) = std::thread::scope(|s| {
+                let next = page
+                    .more
+                    .then(|| s.spawn(|| self.runtime.block_on(self.fetch_page(next_cursor))));
+                // The cursor applies with the page, and only if nothing else moved it since
+                // `cursor` was read (a speculative next page is then dropped unread).
+                let applied = store.apply_pull_page(cursor, &page);
+                let next = next.map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(SyncError::Network(
+                            "the page fetch stopped unexpectedly".into(),
+                        ))
+                    })
+                });
+                (applied, next)
+            });
+            let stats = applied?;
             report.pages += 1;
             report.orders_received += stats.orders;
             report.orders_removed += stats.removed;
@@ -402,14 +413,29 @@ impl SyncClient {
                 done,
                 total: None,
             });
-            if !page.more {
-                if report.orders_removed > 0 {
-                    // Documents downloaded for orders that left the crew go with them.
-                    store.sweep_documents()?;
+            cursor = next_cursor;
+            match next {
+                Some(next) => page = next?,
+                None => {
+                    if report.orders_removed > 0 {
+                        // Documents downloaded for orders that left the crew go with them.
+                        store.sweep_documents()?;
+                    }
+                    return Ok(());
                 }
-                return Ok(());
             }
         }
+    }
+
+    async fn fetch_page(&self, cursor: i64) -> Result<PullResponse, SyncError> {
+        if self.cancel.is_cancelled() {
+            return Err(SyncError::Cancelled);
+        }
+        let url = format!(
+            "{}/v1/sync/pull?cursor={cursor}&limit={}",
+            self.config.server_url, self.config.page_size
+        );
+        self.send(|| self.http.get(&url)).await
     }
 
     /// Sends a request with retries of transient failures, and parses the JSON reply.
