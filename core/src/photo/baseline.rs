@@ -394,7 +394,7 @@ fn idct<const N: usize>(coef: &[i32; 256], rows: u32, basis: &[f32; 64], out: &m
 #[inline(always)]
 fn to_pixel(v: f32) -> i32 {
     const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
-    (v.max(0.0).min(255.0) + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32
+    (v.clamp(0.0, 255.0) + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32
 }
 
 /// One component's plane, written upright. Each n x n block arrives already mirrored as the
@@ -819,10 +819,134 @@ fn entropy_block(
     Ok(rows)
 }
 
+/// Below this many blocks (about 1.5 MP at 4:2:0) a decode stays on the calling thread.
+const PIPELINE_MIN_BLOCKS: usize = 36_000;
+
+/// One MCU row's blocks as entropy decoding leaves them, in the file's order: each block's n x n
+/// dequantized coefficients and its row mask (see [`entropy_block`]).
+struct RowBlocks {
+    coef: Vec<i32>,
+    rows: Vec<u32>,
+}
+
+/// The entropy decoder's state across MCU rows.
+struct Entropy<'a> {
+    bits: Bits<'a>,
+    tables: &'a [BlockTables<'a>],
+    frame: &'a Frame,
+    pred: [i32; 3],
+    next_restart: u8,
+    /// MCUs decoded so far.
+    mcu: usize,
+    /// One block's coefficients (see [`entropy_block`]): zero but while a block is decoded.
+    coef: [i32; 256],
+    nn: usize,
+}
+
+impl Entropy<'_> {
+    /// Decodes the next MCU row into `out`.
+    fn row(&mut self, out: &mut RowBlocks) -> Result<(), PhotoError> {
+        let frame = self.frame;
+        let nn = self.nn;
+        let mut at = 0;
+        let mcus_x = out.rows.len() / frame.components.iter().map(|c| c.h * c.v).sum::<usize>();
+        for _ in 0..mcus_x {
+            if frame.restart_interval > 0
+                && self.mcu > 0
+                && self.mcu.is_multiple_of(frame.restart_interval)
+            {
+                if self.bits.overran() {
+                    return Err(PhotoError::Truncated);
+                }
+                self.bits = self.bits.restart(self.next_restart)?;
+                self.next_restart = (self.next_restart + 1) & 7;
+                self.pred = [0; 3];
+            }
+            self.mcu += 1;
+            for (ci, c) in frame.components.iter().enumerate() {
+                let t = &self.tables[ci];
+                for _ in 0..c.h * c.v {
+                    let rows =
+                        entropy_block(&mut self.bits, t, &mut self.pred[ci], &mut self.coef)?;
+                    out.rows[at] = rows;
+                    let dst = &mut out.coef[at * nn..(at + 1) * nn];
+                    if rows == 0 {
+                        dst[0] = self.coef[0];
+                    } else {
+                        dst.copy_from_slice(&self.coef[..nn]);
+                        self.coef[..nn].fill(0);
+                    }
+                    at += 1;
+                }
+            }
+        }
+        if self.bits.overran() {
+            return Err(PhotoError::Truncated);
+        }
+        Ok(())
+    }
+}
+
+/// Turns decoded blocks into pixels in the planes.
+struct Placer<'a> {
+    frame: &'a Frame,
+    basis: &'a [f32; 64],
+    n: usize,
+    mcus_x: usize,
+}
+
+impl Placer<'_> {
+    /// Inverse-transforms MCU row `mcu_y`'s blocks and places them in the planes.
+    fn row(&self, planes: &mut [UprightPlane], mcu_y: usize, blocks: &RowBlocks) {
+        let n = self.n;
+        let nn = n * n;
+        let mut coef = [0i32; 256];
+        let mut block = [0u8; 64];
+        let mut at = 0;
+        for mcu_x in 0..self.mcus_x {
+            for (c, plane) in self.frame.components.iter().zip(planes.iter_mut()) {
+                for v in 0..c.v {
+                    for h in 0..c.h {
+                        let rows = blocks.rows[at];
+                        let src = &blocks.coef[at * nn..(at + 1) * nn];
+                        at += 1;
+                        if rows == 0 {
+                            // Flat block: the DC alone (the common case in smooth areas).
+                            let px = (src[0] as f32 / 8.0 + 128.5).clamp(0.0, 255.0) as u8;
+                            block[..nn].fill(px);
+                        } else {
+                            coef[..nn].copy_from_slice(src);
+                            match n {
+                                8 => idct::<8>(&coef, rows, self.basis, &mut block),
+                                4 => idct::<4>(&coef, rows, self.basis, &mut block),
+                                2 => idct::<2>(&coef, rows, self.basis, &mut block),
+                                _ => idct::<1>(&coef, rows, self.basis, &mut block),
+                            }
+                        }
+                        let bx = (mcu_x * c.h + h) * n;
+                        let by = (mcu_y * c.v + v) * n;
+                        match n {
+                            8 => plane.put::<8>(bx, by, &block),
+                            4 => plane.put::<4>(bx, by, &block),
+                            2 => plane.put::<2>(bx, by, &block),
+                            _ => plane.put::<1>(bx, by, &block),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Decodes a baseline JPEG at `eighths`/8 of its size (1, 2, 4 or 8), turned upright as EXIF
 /// orientation `o` asks (each block is stored where it belongs upright: no pass of its own).
 /// `Ok(None)` when the JPEG is of a kind this decoder leaves to jpeg-decoder.
-pub(crate) fn decode(b: &[u8], eighths: u32, o: u8) -> Result<Option<Ycc>, PhotoError> {
+pub(crate) fn decode(
+    b: &[u8],
+    eighths: u32,
+    o: u8,
+    threads: usize,
+) -> Result<Option<Ycc>, PhotoError> {
     let Some(frame) = parse(b)? else {
         return Ok(None);
     };
@@ -882,61 +1006,73 @@ pub(crate) fn decode(b: &[u8], eighths: u32, o: u8) -> Result<Option<Ycc>, Photo
         .iter()
         .map(|c| UprightPlane::new(mcus_x * c.h * n, mcus_y * c.v * n, o, c.v * n))
         .collect();
-    let mut block = [0u8; 64];
-    let mut bits = Bits::new(b, frame.scan_start);
-    let mut pred = [0i32; 3];
-    // The block's coefficients, dequantized, v * n + u; `DUMP` and above take the others.
-    let mut coef = [0i32; 256];
-    let mut next_restart = 0u8;
-    let mut mcu = 0usize;
-    for mcu_y in 0..mcus_y {
-        for mcu_x in 0..mcus_x {
-            if frame.restart_interval > 0 && mcu > 0 && mcu.is_multiple_of(frame.restart_interval) {
-                if bits.overran() {
-                    return Err(PhotoError::Truncated);
+    let blocks_per_mcu: usize = frame.components.iter().map(|c| c.h * c.v).sum();
+    let mut entropy = Entropy {
+        bits: Bits::new(b, frame.scan_start),
+        tables: &tables,
+        frame: &frame,
+        pred: [0; 3],
+        next_restart: 0,
+        mcu: 0,
+        coef: [0; 256],
+        nn: n * n,
+    };
+    let row_blocks = || RowBlocks {
+        coef: vec![0; mcus_x * blocks_per_mcu * n * n],
+        rows: vec![0; mcus_x * blocks_per_mcu],
+    };
+    let placer = Placer {
+        frame: &frame,
+        basis: &basis,
+        n,
+        mcus_x,
+    };
+    if threads < 2 || mcus_x * mcus_y * blocks_per_mcu < PIPELINE_MIN_BLOCKS {
+        let mut buf = row_blocks();
+        for mcu_y in 0..mcus_y {
+            entropy.row(&mut buf)?;
+            placer.row(&mut planes, mcu_y, &buf);
+        }
+    } else {
+        // Entropy decoding here, the inverse DCT and the placing of blocks on a second thread, a
+        // few MCU rows behind.
+        use std::sync::mpsc;
+        const BUFFERS: usize = 4;
+        let (full_tx, full_rx) = mpsc::sync_channel::<RowBlocks>(BUFFERS);
+        let (empty_tx, empty_rx) = mpsc::channel::<RowBlocks>();
+        for _ in 0..BUFFERS {
+            let _ = empty_tx.send(row_blocks());
+        }
+        let (decoded, placed) = std::thread::scope(|s| {
+            let placing = s.spawn(move || {
+                let mut planes = planes;
+                for (mcu_y, buf) in full_rx.iter().enumerate() {
+                    placer.row(&mut planes, mcu_y, &buf);
+                    // Gone only when the decoding below has stopped.
+                    let _ = empty_tx.send(buf);
                 }
-                bits = bits.restart(next_restart)?;
-                next_restart = (next_restart + 1) & 7;
-                pred = [0; 3];
-            }
-            mcu += 1;
-            for (ci, c) in frame.components.iter().enumerate() {
-                let t = &tables[ci];
-                let plane = &mut planes[ci];
-                for v in 0..c.v {
-                    for h in 0..c.h {
-                        let rows = entropy_block(&mut bits, t, &mut pred[ci], &mut coef)?;
-                        let bx = (mcu_x * c.h + h) * n;
-                        let by = (mcu_y * c.v + v) * n;
-                        if rows == 0 {
-                            // Flat block: the DC alone (the common case in smooth areas).
-                            let px = (coef[0] as f32 / 8.0 + 128.5).clamp(0.0, 255.0) as u8;
-                            block[..n * n].fill(px);
-                        } else {
-                            match n {
-                                8 => idct::<8>(&coef, rows, &basis, &mut block),
-                                4 => idct::<4>(&coef, rows, &basis, &mut block),
-                                2 => idct::<2>(&coef, rows, &basis, &mut block),
-                                _ => idct::<1>(&coef, rows, &basis, &mut block),
-                            }
-                            coef[..n * n].fill(0);
-                        }
-                        match n {
-                            8 => plane.put::<8>(bx, by, &block),
-                            4 => plane.put::<4>(bx, by, &block),
-                            2 => plane.put::<2>(bx, by, &block),
-                            _ => plane.put::<1>(bx, by, &block),
-                        }
+                planes
+            });
+            let decoded = (|| {
+                for _ in 0..mcus_y {
+                    let Ok(mut buf) = empty_rx.recv() else {
+                        return Err(corrupt("the block placing thread stopped"));
+                    };
+                    entropy.row(&mut buf)?;
+                    if full_tx.send(buf).is_err() {
+                        return Err(corrupt("the block placing thread stopped"));
                     }
                 }
-            }
-        }
-        if bits.overran() {
-            return Err(PhotoError::Truncated);
-        }
+                Ok(())
+            })();
+            drop(full_tx);
+            (decoded, placing.join())
+        });
+        decoded?;
+        planes = placed.map_err(|_| corrupt("the block placing thread failed"))?;
     }
     // A file cut just before its EOI is truncated too (the last bytes may be lost).
-    if bits.next_marker().1.is_none() {
+    if entropy.bits.next_marker().1.is_none() {
         return Err(PhotoError::Truncated);
     }
 
@@ -1043,7 +1179,7 @@ mod tests {
                     let jpeg = encode(w, h, sampling, restart);
                     for eighths in [8, 4, 2, 1] {
                         let case = format!("{w}x{h} {sampling:?} restart {restart} at {eighths}/8");
-                        let ycc = decode(&jpeg, eighths, 1).unwrap().expect(&case);
+                        let ycc = decode(&jpeg, eighths, 1, 1).unwrap().expect(&case);
                         let (rw, rh, reference) = reference(&jpeg, eighths);
                         assert_eq!(
                             (ycc.width() as usize, ycc.height() as usize),
@@ -1085,9 +1221,9 @@ mod tests {
             for sampling in [S::F_2_2, S::F_2_1, S::F_1_1] {
                 let jpeg = encode(w, h, sampling, 0);
                 for eighths in [8, 4, 1] {
-                    let stored = decode(&jpeg, eighths, 1).unwrap().unwrap();
+                    let stored = decode(&jpeg, eighths, 1, 1).unwrap().unwrap();
                     for o in 2..=8 {
-                        let upright = decode(&jpeg, eighths, o).unwrap().unwrap();
+                        let upright = decode(&jpeg, eighths, o, 1).unwrap().unwrap();
                         assert_eq!(
                             upright,
                             super::super::pixels::orient(stored.clone(), o),
@@ -1100,18 +1236,55 @@ mod tests {
     }
 
     #[test]
+    fn the_two_thread_decode_gives_the_same_planes_and_errors() {
+        use jpeg_encoder::SamplingFactor as S;
+        // 1600 x 1200 at 4:2:0 is 45,000 blocks: above the threshold.
+        let jpeg = encode(1600, 1200, S::F_2_2, 0);
+        for (eighths, o) in [(8, 1), (4, 6), (2, 3), (1, 8)] {
+            let one = decode(&jpeg, eighths, o, 1).unwrap().unwrap();
+            let two = decode(&jpeg, eighths, o, 2).unwrap().unwrap();
+            assert!(one == two, "at {eighths}/8, orientation {o}");
+        }
+        let with_restarts = encode(1600, 1200, S::F_2_2, 7);
+        assert_eq!(
+            decode(&with_restarts, 4, 6, 2).unwrap(),
+            decode(&with_restarts, 4, 6, 1).unwrap()
+        );
+        for cut in [jpeg.len() - 2, jpeg.len() / 2, 5000] {
+            assert_eq!(
+                decode(&jpeg[..cut], 4, 6, 2).unwrap_err(),
+                PhotoError::Truncated,
+                "cut {cut}"
+            );
+        }
+        // A restart marker out of order, half way.
+        let mut damaged = with_restarts.clone();
+        let rst = (damaged.len() / 2..damaged.len() - 1)
+            .find(|&i| damaged[i] == 0xFF && (0xD0..=0xD7).contains(&damaged[i + 1]))
+            .unwrap();
+        damaged[rst + 1] = 0xD0 + (damaged[rst + 1] - 0xD0 + 3) % 8;
+        assert!(matches!(
+            decode(&damaged, 4, 1, 2),
+            Err(PhotoError::Corrupt(_))
+        ));
+    }
+
+    #[test]
     fn cut_or_damaged_data_is_a_typed_error() {
         let jpeg = encode(64, 48, jpeg_encoder::SamplingFactor::F_2_2, 2);
         for cut in [jpeg.len() - 2, jpeg.len() / 2, 700] {
             assert_eq!(
-                decode(&jpeg[..cut], 8, 1).unwrap_err(),
+                decode(&jpeg[..cut], 8, 1, 1).unwrap_err(),
                 PhotoError::Truncated,
                 "cut {cut}"
             );
         }
         let mut with_eoi = jpeg[..jpeg.len() / 2].to_vec();
         with_eoi.extend_from_slice(&[0xFF, 0xD9]);
-        assert_eq!(decode(&with_eoi, 4, 1).unwrap_err(), PhotoError::Truncated);
+        assert_eq!(
+            decode(&with_eoi, 4, 1, 1).unwrap_err(),
+            PhotoError::Truncated
+        );
     }
 
     #[test]

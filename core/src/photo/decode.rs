@@ -76,7 +76,7 @@ fn jpeg(
     // Baseline: straight to upright planes. Progressive (and whatever the baseline decoder
     // leaves): jpeg-decoder.
     if !header.progressive
-        && let Some(image) = super::baseline::decode(bytes, k, orientation)?
+        && let Some(image) = super::baseline::decode(bytes, k, orientation, super::threads())?
     {
         return Ok(Decoded {
             image,

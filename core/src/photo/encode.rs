@@ -70,6 +70,8 @@ const CHROMA_AC_VALUES: [u8; 162] = [
 
 /// Below this many MCUs an image is encoded on the calling thread alone (a thumbnail).
 const PARALLEL_MIN_MCUS: usize = 2048;
+/// MCU rows a thread takes at a time.
+const CHUNK_ROWS: usize = 8;
 
 /// The quantization table for `quality` (1..=100), natural order, as libjpeg scales it.
 fn quant_table(base: &[u16; 64], quality: u8) -> [u16; 64] {
@@ -202,6 +204,7 @@ fn category(v: i32) -> (u32, u32) {
 /// The 1-D AAN DCT of eight rows of lanes, in place: `d[k]` becomes frequency k of each lane,
 /// scaled as [`reciprocals`] expects.
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // x is the SIMD lane
 fn dct8(d: &mut [[f32; 8]; 8]) {
     for x in 0..8 {
         let tmp0 = d[0][x] + d[7][x];
@@ -435,7 +438,7 @@ fn code_rows(
         for mx in 0..mcus_x {
             for (ci, c) in components.iter().enumerate() {
                 if c.plane.is_none() {
-                    code_block(&mut w, &gray, &zz, &mut pred[ci], c);
+                    code_block(&mut w, &gray, zz, &mut pred[ci], c);
                     continue;
                 }
                 let per = if ci == 0 { 2 } else { 1 };
@@ -443,7 +446,7 @@ fn code_rows(
                     for bx in 0..per {
                         bands[ci].block((mx * per + bx) * 8, by * 8, &mut d);
                         fdct_quantize(&mut d, &c.recip, &mut q);
-                        code_block(&mut w, &q, &zz, &mut pred[ci], c);
+                        code_block(&mut w, &q, zz, &mut pred[ci], c);
                     }
                 }
             }
@@ -583,31 +586,47 @@ pub(crate) fn jpeg(img: &Ycc, quality: u8, threads: usize) -> Result<Vec<u8>, Ph
         },
     ];
     let mcus = (mcus_x, mcus_y);
+    let chunks = mcus_y.div_ceil(CHUNK_ROWS);
     let threads = if mcus_x * mcus_y < PARALLEL_MIN_MCUS {
         1
     } else {
-        threads.clamp(1, mcus_y)
+        threads.clamp(1, chunks)
     };
     if threads == 1 {
         out.extend_from_slice(&code_rows(&components, mcus, 0..mcus_y));
     } else {
-        // Contiguous bands of rows, the first on this thread.
-        let band = mcus_y.div_ceil(threads);
-        let components = &components;
-        let parts: Vec<Option<Vec<u8>>> = std::thread::scope(|s| {
-            let others: Vec<_> = (1..threads)
-                .map(|t| {
-                    let rows = (t * band).min(mcus_y)..((t + 1) * band).min(mcus_y);
-                    s.spawn(move || code_rows(components, mcus, rows))
-                })
-                .collect();
-            let mut parts = vec![Some(code_rows(components, mcus, 0..band.min(mcus_y)))];
-            parts.extend(others.into_iter().map(|handle| handle.join().ok()));
-            parts
-        });
-        for part in parts {
-            let part =
-                part.ok_or_else(|| PhotoError::Encode("an encoding thread failed".into()))?;
+        // Chunks of rows taken in turn by whichever thread is free (this one among them), so
+        // that a thread slowed by other work (the thumbnail beside, the app) holds up no one.
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let chunk = next.fetch_add(1, Ordering::Relaxed);
+                if chunk >= chunks {
+                    return done;
+                }
+                let rows = chunk * CHUNK_ROWS..((chunk + 1) * CHUNK_ROWS).min(mcus_y);
+                done.push((chunk, code_rows(&components, mcus, rows)));
+            }
+        };
+        let mut parts: Vec<(usize, Vec<u8>)> = std::thread::scope(|s| {
+            let others: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+            let mut parts = work();
+            for handle in others {
+                parts.extend(
+                    handle
+                        .join()
+                        .map_err(|_| PhotoError::Encode("an encoding thread failed".into()))?,
+                );
+            }
+            Ok::<_, PhotoError>(parts)
+        })?;
+        parts.sort_unstable_by_key(|&(chunk, _)| chunk);
+        if parts.len() != chunks {
+            return Err(PhotoError::Encode("an encoding thread failed".into()));
+        }
+        for (_, part) in parts {
             out.extend_from_slice(&part);
         }
     }
@@ -623,7 +642,11 @@ mod tests {
     fn picture(w: u32, h: u32) -> Ycc {
         let px = |x: u32, y: u32, c: u32| {
             let noise = (x * 7919 + y * 104_729 + c * 31) % 7;
-            let edge = if (x / 37 + y / 29) % 3 == 0 { 40 } else { 0 };
+            let edge = if (x / 37 + y / 29).is_multiple_of(3) {
+                40
+            } else {
+                0
+            };
             if c == 0 {
                 (30 + x * 120 / w.max(1) + y * 40 / h.max(1) + edge + noise) as u8
             } else {
@@ -676,7 +699,6 @@ mod tests {
             let psnr = luma_psnr(&img, &one);
             assert!(psnr > 35.0, "{w}x{h}: PSNR {psnr:.1}");
             for threads in [2, 3, 8] {
-                // Forced onto threads below the usual threshold too.
                 assert_eq!(
                     jpeg(&img, 82, threads).unwrap(),
                     one,

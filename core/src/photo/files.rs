@@ -208,11 +208,9 @@ impl PhotoFiles {
                     .strip_suffix(".thumb.jpg")
                     .or_else(|| name.strip_suffix(".jpg"))
                     .unwrap_or("");
-                if is_tmp || !keep.contains(sha) {
-                    if file.file_type()?.is_file() {
-                        fs::remove_file(file.path())?;
-                        removed += 1;
-                    }
+                if (is_tmp || !keep.contains(sha)) && file.file_type()?.is_file() {
+                    fs::remove_file(file.path())?;
+                    removed += 1;
                 }
             }
         }

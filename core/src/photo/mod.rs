@@ -19,17 +19,19 @@
 //!    [`PhotoError::Truncated`], never a half-gray image.
 //! 4. **Fit** inside the long edge for the photo's kind (Lanczos3 on each plane: text stays
 //!    legible).
-//! 5. **Encode** JPEG at quality 82, 4:2:0, from the planes, with no metadata at all (no EXIF,
-//!    GPS, device, time, ICC); the 320 px thumbnail is made from the fitted image.
+//! 5. **Encode** JPEG at quality 82, 4:2:0, from the planes (`encode.rs`), with no metadata at
+//!    all (no EXIF, GPS, device, time, ICC); the 320 px thumbnail is made from the fitted image,
+//!    beside the photo's encoding.
 //! 6. The SHA-256 of the stored JPEG is its content address.
 //!
 //! The capture time and GPS position the camera wrote are returned in [`CaptureInfo`] for the
 //! database, where the crew and the server can use them; they never reach the stored files.
 //! [`PhotoFiles`] stores the results atomically; `Store::add_photo` ties it all to an order.
 //!
-//! Everything here is pure Rust (the baseline decoder here, jpeg-decoder, fast_image_resize,
-//! jpeg-encoder, image for PNG/WebP), so it cross-compiles for Android and iOS without a C
-//! toolchain.
+//! Everything here is pure Rust (the baseline decoder and the encoder here, jpeg-decoder,
+//! fast_image_resize, image for PNG/WebP), so it cross-compiles for Android and iOS without a C
+//! toolchain. A large photo uses up to `threads()` threads (two on the decode, the encode's row
+//! bands and the thumbnail beside them); the result is the same whatever their number.
 
 mod baseline;
 pub mod cipher;
@@ -146,6 +148,53 @@ pub struct NormalizedPhoto {
     pub capture: CaptureInfo,
 }
 
+/// How many threads one normalisation may use: the decoding of a large baseline JPEG is split
+/// in two (entropy decoding, and the inverse DCT beside it), the encoding of the stored photo
+/// into bands of rows, with the thumbnail beside them. At most 4: a photo is a few tens of
+/// milliseconds of work, and the app has other things to do.
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+/// Entry points for the fuzz targets in `core/fuzz` (see docs/photos.md): not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    /// The baseline decoder as `normalize` reaches it: after the header's budget checks (default
+    /// options), at `eighths`/8 of the size, turned upright as `orientation` asks, on up to
+    /// `threads` threads. Ok(None): not a JPEG the baseline decoder takes. Checks what it
+    /// returns against the header: the declared size at that scale, planes of their size.
+    pub fn baseline(
+        bytes: &[u8],
+        eighths: u32,
+        orientation: u8,
+        threads: usize,
+    ) -> Result<Option<(u32, u32)>, PhotoError> {
+        let options = NormalizeOptions::default();
+        let format = check_input(bytes, &options)?;
+        let header = header::read(format, bytes, &options)?;
+        if format != SourceFormat::Jpeg || header.progressive {
+            return Ok(None);
+        }
+        let Some(img) = baseline::decode(bytes, eighths, orientation, threads)? else {
+            return Ok(None);
+        };
+        let scaled = |v: u32| (v * eighths).div_ceil(8);
+        let (w, h) = pixels::upright_size(scaled(header.width), scaled(header.height), orientation);
+        assert_eq!((img.width(), img.height()), (w, h), "the header's size");
+        assert_eq!(img.y.data.len(), w as usize * h as usize, "the luma plane");
+        if let Some((cb, cr)) = &img.chroma {
+            let (cw, ch) = (w.div_ceil(img.h_sub), h.div_ceil(img.v_sub));
+            for p in [cb, cr] {
+                assert_eq!((p.width, p.height), (cw, ch), "a chroma plane's size");
+                assert_eq!(p.data.len(), cw as usize * ch as usize, "a chroma plane");
+            }
+        }
+        Ok(Some((w, h)))
+    }
+}
+
 /// Lowercase hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -190,8 +239,9 @@ pub fn probe(bytes: &[u8], options: &NormalizeOptions) -> Result<SourceInfo, Pho
     })
 }
 
-/// Turns the camera's bytes into the stored JPEG and thumbnail. CPU-heavy (about a tenth of a
-/// second for a 12 MP photo on a desktop core): call it off the main thread.
+/// Turns the camera's bytes into the stored JPEG and thumbnail. CPU-heavy (a few hundredths of
+/// a second for a 12 MP photo on two desktop cores, on up to four threads): call it off
+/// the main thread.
 pub fn normalize(bytes: &[u8], options: &NormalizeOptions) -> Result<NormalizedPhoto, PhotoError> {
     let format = check_input(bytes, options)?;
     let header = header::read(format, bytes, options)?;
@@ -213,18 +263,33 @@ pub fn normalize(bytes: &[u8], options: &NormalizeOptions) -> Result<NormalizedP
     };
     // Upright from here on.
     let fitted = pixels::fit(decoded.image, options.max_long_edge)?;
-    let jpeg = encode::jpeg(&fitted, options.quality, 1)?;
     let (out_w, out_h) = (fitted.width(), fitted.height());
     let (thumb_w, thumb_h) = pixels::fit_size(out_w, out_h, options.thumbnail_long_edge);
-    let thumbnail = if (thumb_w, thumb_h) == (out_w, out_h) {
-        jpeg.clone()
-    } else {
-        encode::jpeg(
+    let threads = threads();
+    let thumbnail = |jpeg: Option<&Vec<u8>>| match jpeg {
+        Some(jpeg) if (thumb_w, thumb_h) == (out_w, out_h) => Ok(jpeg.clone()),
+        _ => encode::jpeg(
             &pixels::resize(&fitted, thumb_w, thumb_h)?,
             options.quality,
             1,
-        )?
+        ),
     };
+    let (jpeg, thumbnail) = if threads > 1 && (thumb_w, thumb_h) != (out_w, out_h) {
+        // The thumbnail beside the photo's encoding.
+        std::thread::scope(|s| {
+            let thumb = s.spawn(|| thumbnail(None));
+            let jpeg = encode::jpeg(&fitted, options.quality, threads);
+            let thumb = thumb
+                .join()
+                .unwrap_or_else(|_| Err(PhotoError::Encode("the thumbnail failed".into())));
+            (jpeg, thumb)
+        })
+    } else {
+        let jpeg = encode::jpeg(&fitted, options.quality, threads)?;
+        let thumb = thumbnail(Some(&jpeg));
+        (Ok(jpeg), thumb)
+    };
+    let (jpeg, thumbnail) = (jpeg?, thumbnail?);
     let (width, height) = displayed(header.width, header.height, orientation);
     Ok(NormalizedPhoto {
         sha256: sha256_hex(&jpeg),
