@@ -355,16 +355,18 @@ fn open_connection(path: &Path, flags: OpenFlags, key: Option<&StoreKey>) -> Res
         // In WAL mode NORMAL never corrupts; an app kill loses nothing, a power cut at worst the
         // last commits. FULL would fsync on every reading, which phones pay for in battery.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Checkpoint after 4 MiB of WAL whatever the page size (SQLite's default is 1000
-        // pages): encrypted stores use 1 KiB pages and would otherwise checkpoint, and fsync,
-        // four times as often as plain ones.
+        // Checkpoint after 16 MiB of WAL whatever the page size (SQLite's default is 1000
+        // pages): encrypted stores use 1 KiB pages and would checkpoint, and fsync, four times
+        // as often as plain ones, and an initial pull of 10,000 orders (about 10 MiB) then
+        // runs without stopping to checkpoint (perf: 5 % of its time at 4 MiB). A checkpoint
+        // copies each page once however often it changed, so a day of readings costs less too.
         // (SQLCipher answers `page_size` as text, plain SQLite as an integer.)
         let page_size = match conn.pragma_query_value(None, "page_size", |r| r.get(0))? {
             rusqlite::types::Value::Integer(n) => n,
             rusqlite::types::Value::Text(t) => t.parse().unwrap_or(4096),
             _ => 4096,
         };
-        conn.pragma_update(None, "wal_autocheckpoint", (4 << 20) / page_size.max(512))?;
+        conn.pragma_update(None, "wal_autocheckpoint", (16 << 20) / page_size.max(512))?;
     }
     // A page cache that holds a crew's working set (a day's agenda rows are spread over the
     // table). With encryption every page read from the file is also decrypted and its HMAC

@@ -179,6 +179,20 @@ mod tests {
             })
             .unwrap();
         assert_eq!(fk_problems, 0);
+        // The search index was rebuilt from the rows.
+        let found: Vec<i64> = conn
+            .prepare("SELECT rowid FROM order_search WHERE body LIKE '%addr%'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let rid: i64 = conn
+            .query_row("SELECT rid FROM work_orders WHERE id = 'o1'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(found, [rid]);
         // Removing the order's local data still takes its readings with it.
         conn.execute("DELETE FROM work_orders WHERE id = 'o1'", [])
             .unwrap();
