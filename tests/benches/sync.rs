@@ -1,6 +1,6 @@
 //! Sync benchmark over loopback with the real server (run: `cargo bench -p fieldcrew-e2e`).
 //!
-//! 1. A crew's initial pull of 10,000 orders into an empty phone store.
+//! 1. A crew's initial pull of 10,000 orders into an empty phone store, plain and encrypted.
 //! 2. A push of 1,000 completed orders, each with its arrival, a reading and its completion
 //!    (3,000 operations), and the pull of the 1,000 updated orders that follows it.
 //!
@@ -11,6 +11,7 @@
 
 use std::time::Instant;
 
+use fieldcrew_core::store::{Session, Store, StoreKey, StoreOptions};
 use fieldcrew_core::sync::SyncPhase;
 use fieldcrew_core::work_order::{Status, WorkKind};
 use fieldcrew_e2e::{World, new_order};
@@ -49,6 +50,7 @@ fn seed(w: &World, crew: &str, prefix: &str, n: usize) {
 fn main() {
     let runs = 3;
     let mut pulls = Vec::new();
+    let mut encrypted_pulls = Vec::new();
     let mut pushes = Vec::new();
     let mut push_only = Vec::new();
     for _ in 0..runs {
@@ -87,6 +89,29 @@ fn main() {
         pulls.push(t.elapsed());
         assert_eq!(report.orders_received, 10_000);
         assert_eq!(phone.store.count_by_status().expect("count")[0].1, 10_000);
+
+        // The same into an encrypted store, as phones run (the bindings always give a key).
+        let dir = w.dir.path().join("bench-pull-encrypted");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let store = Store::open(
+            dir.join("phone.sqlite3"),
+            StoreOptions {
+                key: Some(StoreKey::from_bytes(&[0x5a; 32]).expect("key")),
+                ..StoreOptions::default()
+            },
+        )
+        .expect("encrypted store");
+        store
+            .sign_in(&Session {
+                member_id: "m2".into(),
+                crew_id: "C1".into(),
+            })
+            .expect("sign in");
+        let client = fieldcrew_e2e::client(&w.server.url(), &w.token("m2", "bench-pull-encrypted"));
+        let t = Instant::now();
+        let report = client.sync(&store, &mut |_| {}).expect("pull");
+        encrypted_pulls.push(t.elapsed());
+        assert_eq!(report.orders_received, 10_000);
 
         seed(&w, "C2", "Q", 1_000);
         let crew2 = w.device("bench-push", "m3", "C2");
@@ -136,6 +161,14 @@ fn main() {
         "  initial pull of 10,000 orders into an empty store: {:8.1} ms  (runs: {:?})",
         ms(best(&pulls)),
         pulls.iter().map(|d| ms(*d).round()).collect::<Vec<_>>()
+    );
+    println!(
+        "  the same into an encrypted store (SQLCipher, as on phones): {:8.1} ms  (runs: {:?})",
+        ms(best(&encrypted_pulls)),
+        encrypted_pulls
+            .iter()
+            .map(|d| ms(*d).round())
+            .collect::<Vec<_>>()
     );
     println!(
         "  push of 1,000 completed orders with readings (3,000 ops): {:8.1} ms  (runs: {:?})",
