@@ -1043,8 +1043,8 @@ pub(crate) fn decode(
         for _ in 0..BUFFERS {
             let _ = empty_tx.send(row_blocks());
         }
-        let (decoded, placed) = std::thread::scope(|s| {
-            let placing = s.spawn(move || {
+        let pipelined = std::thread::scope(|s| {
+            let placing = std::thread::Builder::new().spawn_scoped(s, move || {
                 let mut planes = planes;
                 for (mcu_y, buf) in full_rx.iter().enumerate() {
                     placer.row(&mut planes, mcu_y, &buf);
@@ -1053,6 +1053,10 @@ pub(crate) fn decode(
                 }
                 planes
             });
+            // The system would not start a thread: all over again on this one.
+            let Ok(placing) = placing else {
+                return None;
+            };
             let decoded = (|| {
                 for _ in 0..mcus_y {
                     let Ok(mut buf) = empty_rx.recv() else {
@@ -1066,8 +1070,11 @@ pub(crate) fn decode(
                 Ok(())
             })();
             drop(full_tx);
-            (decoded, placing.join())
+            Some((decoded, placing.join()))
         });
+        let Some((decoded, placed)) = pipelined else {
+            return decode(b, eighths, o, 1);
+        };
         decoded?;
         planes = placed.map_err(|_| corrupt("the block placing thread failed"))?;
     }

@@ -611,7 +611,10 @@ pub(crate) fn jpeg(img: &Ycc, quality: u8, threads: usize) -> Result<Vec<u8>, Ph
             }
         };
         let mut parts: Vec<(usize, Vec<u8>)> = std::thread::scope(|s| {
-            let others: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+            // A thread the system will not start leaves its chunks to the others.
+            let others: Vec<_> = (1..threads)
+                .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, work).ok())
+                .collect();
             let mut parts = work();
             for handle in others {
                 parts.extend(

@@ -277,11 +277,17 @@ pub fn normalize(bytes: &[u8], options: &NormalizeOptions) -> Result<NormalizedP
     let (jpeg, thumbnail) = if threads > 1 && (thumb_w, thumb_h) != (out_w, out_h) {
         // The thumbnail beside the photo's encoding.
         std::thread::scope(|s| {
-            let thumb = s.spawn(|| thumbnail(None));
+            // Made here, after the photo, if the system will not start a thread.
+            let thumb = std::thread::Builder::new()
+                .spawn_scoped(s, || thumbnail(None))
+                .ok();
             let jpeg = encode::jpeg(&fitted, options.quality, threads);
-            let thumb = thumb
-                .join()
-                .unwrap_or_else(|_| Err(PhotoError::Encode("the thumbnail failed".into())));
+            let thumb = match thumb {
+                Some(thumb) => thumb
+                    .join()
+                    .unwrap_or_else(|_| Err(PhotoError::Encode("the thumbnail failed".into()))),
+                None => thumbnail(None),
+            };
             (jpeg, thumb)
         })
     } else {
