@@ -221,6 +221,15 @@ impl SyncClient {
                 "page size, batch and attempts are at least 1".into(),
             ));
         }
+        // The protocol's limits: the server refuses a larger push batch as a whole (422), which
+        // would leave the outbox stuck, and clamps a larger page.
+        if config.push_batch as usize > wire::MAX_PUSH_BATCH || config.page_size > wire::MAX_PAGE {
+            return Err(SyncError::Config(format!(
+                "a push batch holds at most {} operations and a page at most {} changes",
+                wire::MAX_PUSH_BATCH,
+                wire::MAX_PAGE
+            )));
+        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -610,6 +619,25 @@ mod tests {
             for _ in 0..20 {
                 assert!(p.delay(retry) <= Duration::from_millis(cap));
             }
+        }
+    }
+
+    #[test]
+    fn limits_beyond_the_protocols_are_refused_up_front() {
+        let config = |page_size, push_batch| SyncConfig {
+            page_size,
+            push_batch,
+            ..SyncConfig::new("https://sync.example.com", "t")
+        };
+        assert!(SyncClient::new(config(2000, 2000)).is_ok());
+        for (page, batch) in [(2001, 1000), (1000, 2001), (0, 1000), (1000, 0)] {
+            assert!(
+                matches!(
+                    SyncClient::new(config(page, batch)),
+                    Err(SyncError::Config(_))
+                ),
+                "page {page}, batch {batch}"
+            );
         }
     }
 
