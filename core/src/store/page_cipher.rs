@@ -292,9 +292,23 @@ unsafe extern "C" fn cipher(
     ) else {
         return SQLITE_ERROR;
     };
-    if key.len() != KEY_SIZE || input.len() % BLOCK_SIZE != 0 || std::ptr::eq(input.as_ptr(), out) {
+    if key.len() != KEY_SIZE || input.len() % BLOCK_SIZE != 0 || out.is_null() {
         return SQLITE_ERROR;
     }
+    // SQLCipher passes separate buffers; should they ever overlap, work from a copy rather
+    // than alias the input with the output.
+    let (start, end) = (
+        input.as_ptr() as usize,
+        input.as_ptr() as usize + input.len(),
+    );
+    let overlaps = (out as usize) < end && start < out as usize + input.len();
+    let copy;
+    let input = if overlaps {
+        copy = input.to_vec();
+        &copy[..]
+    } else {
+        input
+    };
     let Some(out) = (unsafe { slice_mut(out, input.len()) }) else {
         return SQLITE_ERROR;
     };
@@ -434,6 +448,29 @@ mod tests {
             out.to_vec(),
             hex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
         );
+    }
+
+    #[test]
+    fn in_place_works_like_separate_buffers() {
+        let key = [7u8; 32];
+        let iv = [9u8; 16];
+        let plain: Vec<u8> = (0..64u8).collect();
+        let expected = call_cipher(CIPHER_ENCRYPT, &key, &iv, &plain).unwrap();
+        let mut buf = plain.clone();
+        let rc = unsafe {
+            cipher(
+                std::ptr::null_mut(),
+                CIPHER_ENCRYPT,
+                key.as_ptr(),
+                32,
+                iv.as_ptr(),
+                buf.as_ptr(),
+                buf.len() as c_int,
+                buf.as_mut_ptr(),
+            )
+        };
+        assert_eq!(rc, SQLITE_OK);
+        assert_eq!(buf, expected);
     }
 
     #[test]
