@@ -318,6 +318,57 @@ fn two_devices_edit_the_same_crew_field() {
     );
 }
 
+/// Acknowledging a conflict (the crew saw it, the winning value stands) syncs like resolving:
+/// the server records it, the value is unchanged, and the other device sees it acknowledged.
+#[test]
+fn acknowledging_a_conflict_reaches_the_server_and_the_other_device() {
+    let w = World::new();
+    let o = w
+        .create(vec![new_order("1001", "C1", WorkKind::SiteSurvey, 1)])
+        .remove(0);
+    let base = chrono::Utc::now();
+    let a = w.device_with_clock("pa", "m1", "C1", clock_at(base));
+    let b = w.device_with_clock("pb", "m2", "C1", clock_at(base + Duration::seconds(30)));
+    a.sync().expect("sync a");
+    b.sync().expect("sync b");
+    a.store
+        .set_crew_notes(o.id, "gate code 1234")
+        .expect("a edits");
+    b.store.set_crew_notes(o.id, "gate open").expect("b edits");
+    a.sync().expect("a");
+    assert_eq!(b.sync().expect("b").conflicts, 1);
+    let c = w.office.detail(o.id).conflicts.remove(0);
+    assert_eq!(c.status, ConflictStatus::Open);
+
+    let acked = b.store.acknowledge_conflict(c.id).expect("acknowledge");
+    assert_eq!(acked.status, ConflictStatus::Acknowledged);
+    assert!(b.store.conflicts(true).expect("open").is_empty());
+    assert_eq!(
+        b.store.pending_count().expect("pending"),
+        1,
+        "the acknowledgement is queued"
+    );
+    b.sync().expect("b sends it");
+    assert_eq!(b.store.pending_count().expect("pending"), 0);
+    a.sync().expect("a pulls");
+
+    let server = w.office.detail(o.id);
+    assert_eq!(server.conflicts.len(), 1);
+    assert_eq!(server.conflicts[0].id, c.id);
+    assert_eq!(server.conflicts[0].status, ConflictStatus::Acknowledged);
+    assert_eq!(
+        server.order.crew_notes, "gate open",
+        "acknowledging keeps the winner"
+    );
+    for d in [&a, &b] {
+        assert_eq!(d.store.order(o.id).expect("o").crew_notes, "gate open");
+        assert!(d.store.conflicts(true).expect("open").is_empty());
+        let all = d.store.conflicts(false).expect("all");
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].status, ConflictStatus::Acknowledged);
+    }
+}
+
 #[test]
 fn a_lost_push_response_is_replayed_and_applied_once() {
     let w = World::new();
