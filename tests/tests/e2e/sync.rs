@@ -1037,3 +1037,55 @@ fn a_base_version_above_the_servers_is_rejected_and_overwrites_nothing() {
     );
     assert!(d.conflicts.is_empty());
 }
+
+/// A push reply that does not answer the operations sent (here: none of them) is Malformed,
+/// and every change stays queued, to go through intact to the real server afterwards.
+#[test]
+fn a_push_reply_that_answers_nothing_leaves_the_outbox_queued() {
+    let w = World::new();
+    let o = w
+        .create(vec![new_order("1001", "C1", WorkKind::MeterCheck, 1)])
+        .remove(0);
+    let phone = w.device("p1", "m1", "C1");
+    phone.sync().expect("sync");
+    phone.report(o.id, Status::Accepted);
+    phone
+        .store
+        .set_crew_notes(o.id, "dog in the yard")
+        .expect("edit");
+    let queued = |d: &Device| {
+        d.store
+            .pending(10)
+            .expect("pending")
+            .into_iter()
+            .map(|e| (e.seq, e.op_id, e.fields))
+            .collect::<Vec<_>>()
+    };
+    let before = queued(&phone);
+    assert_eq!(before.len(), 2);
+    let cursor = phone.store.sync_cursor().expect("cursor");
+
+    let server = hostile("{}");
+    let liar = client(&server.url, &w.token("m1", "p1-liar"));
+    let r = liar.sync(&phone.store, &mut |_| {});
+    assert!(matches!(r, Err(SyncError::Malformed(_))), "{r:?}");
+    assert_eq!(queued(&phone), before, "nothing acknowledged, nothing lost");
+    assert_eq!(phone.store.sync_cursor().expect("cursor"), cursor);
+
+    let report = phone.sync().expect("the real server");
+    // The note is based on the version before the status change went in: merged, no conflict.
+    assert_eq!(
+        (
+            report.pushed,
+            report.applied,
+            report.merged,
+            report.conflicts,
+            report.rejected
+        ),
+        (2, 1, 1, 0, 0)
+    );
+    assert!(queued(&phone).is_empty());
+    let server = w.office.detail(o.id);
+    assert_eq!(server.order.status, Status::Accepted);
+    assert_eq!(server.order.crew_notes, "dog in the yard");
+}
