@@ -11,7 +11,7 @@ use fieldcrew_core::sync::wire::{
     ConflictRule, ConflictStatus, Outcome, PushResponse, RejectCode, ResolveChoice,
 };
 use fieldcrew_core::sync::{SyncError, SyncPhase};
-use fieldcrew_core::work_order::{Appointment, Status, WorkKind};
+use fieldcrew_core::work_order::{Appointment, Status, WorkKind, WorkOrder};
 use fieldcrew_e2e::*;
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -253,29 +253,29 @@ fn cancel_versus_completed_offline() {
     assert_eq!(phone.store.conflicts(true).expect("c").len(), 1);
 }
 
-#[test]
-fn two_devices_edit_the_same_crew_field() {
+/// Two devices of crew C1 (b's clock 30 s ahead) both edit one order's crew notes offline; a
+/// pushes first (applied), then b, whose later HLC wins and raises a conflict.
+fn crew_notes_conflict(a_note: &str, b_note: &str) -> (World, WorkOrder, Device, Device) {
     let w = World::new();
     let o = w
         .create(vec![new_order("1001", "C1", WorkKind::SiteSurvey, 1)])
         .remove(0);
     let base = chrono::Utc::now();
-    let c1 = clock_at(base);
-    let c2 = clock_at(base + Duration::seconds(30));
-    let a = w.device_with_clock("pa", "m1", "C1", c1.clone());
-    let b = w.device_with_clock("pb", "m2", "C1", c2.clone());
+    let a = w.device_with_clock("pa", "m1", "C1", clock_at(base));
+    let b = w.device_with_clock("pb", "m2", "C1", clock_at(base + Duration::seconds(30)));
     a.sync().expect("sync a");
     b.sync().expect("sync b");
-    a.store
-        .set_crew_notes(o.id, "meter room key at the guard")
-        .expect("a edits");
-    b.store
-        .set_crew_notes(o.id, "meter room open")
-        .expect("b edits");
-    // a pushes first; b's edit has the later HLC and wins; a's value is kept in the conflict.
+    a.store.set_crew_notes(o.id, a_note).expect("a edits");
+    b.store.set_crew_notes(o.id, b_note).expect("b edits");
     assert_eq!(a.sync().expect("a").applied, 1);
-    let rb = b.sync().expect("b");
-    assert_eq!(rb.conflicts, 1);
+    assert_eq!(b.sync().expect("b").conflicts, 1);
+    (w, o, a, b)
+}
+
+#[test]
+fn two_devices_edit_the_same_crew_field() {
+    // a pushes first; b's edit has the later HLC and wins; a's value is kept in the conflict.
+    let (w, o, a, b) = crew_notes_conflict("meter room key at the guard", "meter room open");
     a.sync().expect("a pulls");
     let server = w.office.detail(o.id);
     assert_eq!(server.order.crew_notes, "meter room open");
@@ -322,21 +322,7 @@ fn two_devices_edit_the_same_crew_field() {
 /// the server records it, the value is unchanged, and the other device sees it acknowledged.
 #[test]
 fn acknowledging_a_conflict_reaches_the_server_and_the_other_device() {
-    let w = World::new();
-    let o = w
-        .create(vec![new_order("1001", "C1", WorkKind::SiteSurvey, 1)])
-        .remove(0);
-    let base = chrono::Utc::now();
-    let a = w.device_with_clock("pa", "m1", "C1", clock_at(base));
-    let b = w.device_with_clock("pb", "m2", "C1", clock_at(base + Duration::seconds(30)));
-    a.sync().expect("sync a");
-    b.sync().expect("sync b");
-    a.store
-        .set_crew_notes(o.id, "gate code 1234")
-        .expect("a edits");
-    b.store.set_crew_notes(o.id, "gate open").expect("b edits");
-    a.sync().expect("a");
-    assert_eq!(b.sync().expect("b").conflicts, 1);
+    let (w, o, a, b) = crew_notes_conflict("gate code 1234", "gate open");
     let c = w.office.detail(o.id).conflicts.remove(0);
     assert_eq!(c.status, ConflictStatus::Open);
 
