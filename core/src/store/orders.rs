@@ -186,7 +186,7 @@ pub(crate) struct SearchBatch {
 impl SearchBatch {
     /// The order's search text is rebuilt from its rows (its meters changed after it was
     /// written in this batch).
-    pub(crate) fn from_rows(&mut self, tx: &Transaction<'_>, order_id: Uuid) -> Result<()> {
+    pub(crate) fn reindex_from_rows(&mut self, tx: &Transaction<'_>, order_id: Uuid) -> Result<()> {
         let rid: i64 = tx
             .prepare_cached("SELECT rid FROM work_orders WHERE id = ?1")?
             .query_row([order_id.to_string()], |r| r.get(0))?;

@@ -107,7 +107,7 @@ fn reapply_pending(tx: &Transaction<'_>, order_id: Uuid, search: &mut SearchBatc
         }
     }
     if meters_added {
-        search.from_rows(tx, order_id)?;
+        search.reindex_from_rows(tx, order_id)?;
     }
     Ok(())
 }
