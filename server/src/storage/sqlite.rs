@@ -1187,10 +1187,16 @@ impl SqliteStorage {
             tx.touch(id)?;
         }
         let order = tx.row(id)?.order.clone();
-        let warnings = if changed
+        let moved = changed
             .iter()
-            .any(|f| *f == "appointment" || *f == "assignment")
-        {
+            .any(|f| *f == "appointment" || *f == "assignment");
+        let warnings = if moved {
+            // The count reads the orders table: write the moved order first (as creating
+            // does), or it would still count on its old crew and day and not on the new one.
+            if let Some(row) = tx.orders.get_mut(&id) {
+                save_order(&tx.tx, row, tx.now, tx.tz)?;
+                row.dirty = false;
+            }
             tx.capacity_warnings(&order)?
         } else {
             Vec::new()

@@ -448,3 +448,123 @@ fn the_customer_is_asked_only_for_documents_not_yet_received() {
     assert_eq!(r.uploaded, 1);
     assert_eq!(to_prepare(), Vec::<DocumentKind>::new());
 }
+
+/// A slot of two hours starting `hour` hours after `day_start` (08:00 Beijing time).
+fn slot_at(hour: i64) -> fieldcrew_core::work_order::Appointment {
+    let start = day_start() + chrono::Duration::hours(hour);
+    fieldcrew_core::work_order::Appointment::Slot {
+        start,
+        end: start + chrono::Duration::hours(2),
+    }
+}
+
+fn installs_booked(w: &World, crew: &str, day: &str) -> u32 {
+    let (s, v) = w.office.call(
+        Method::GET,
+        &format!("/v1/office/crews/{crew}/load?day={day}"),
+        None,
+    );
+    assert_eq!(s, StatusCode::OK, "{v}");
+    serde_json::from_value::<CrewLoad>(v)
+        .expect("load")
+        .booked
+        .installs
+}
+
+#[test]
+fn rescheduling_or_reassigning_onto_a_full_day_warns_and_moving_away_does_not() {
+    let w = World::new();
+    // C1 takes 3 installs a day: 26 November is full (at capacity, not above it, so no warning).
+    let full: Vec<OfficeWrite> = w.office.create(
+        (0..3)
+            .map(|i| new_order(&format!("710{i}"), "C1", WorkKind::MeterInstall, 24 + i))
+            .collect(),
+    );
+    assert!(full.iter().all(|c| c.warnings.is_empty()), "{full:?}");
+    let moving = w
+        .office
+        .create(vec![new_order("7110", "C1", WorkKind::MeterReplacement, 1)])
+        .remove(0);
+    assert_eq!(moving.warnings, Vec::<String>::new());
+    let id = moving.order.id;
+
+    // Rescheduled onto the full day: the 4th install there, warned about, and still booked.
+    let w1 = w.office.reschedule(id, slot_at(30));
+    assert_eq!(
+        w1.warnings,
+        ["crew c1 has 4 install jobs booked on 2026-11-26, above its daily capacity of 3"]
+    );
+    assert_eq!(installs_booked(&w, "C1", "2026-11-26"), 4);
+    // Moved within the same (over-full) day: still the 4th there.
+    let w2 = w.office.reschedule(id, slot_at(32));
+    assert_eq!(
+        w2.warnings,
+        ["crew c1 has 4 install jobs booked on 2026-11-26, above its daily capacity of 3"]
+    );
+    // Moved away to a day with room: no warning, and the full day is back at 3.
+    let w3 = w.office.reschedule(id, slot_at(2));
+    assert_eq!(w3.warnings, Vec::<String>::new());
+    assert_eq!(installs_booked(&w, "C1", "2026-11-26"), 3);
+    assert_eq!(installs_booked(&w, "C1", "2026-11-25"), 1);
+    // A PATCH of the appointment is a reschedule too.
+    let w4 = w.office.patch(id, json!({ "appointment": slot_at(26) }));
+    assert_eq!(
+        w4.warnings,
+        ["crew c1 has 4 install jobs booked on 2026-11-26, above its daily capacity of 3"]
+    );
+    let w5 = w.office.patch(id, json!({ "appointment": slot_at(1) }));
+    assert_eq!(w5.warnings, Vec::<String>::new());
+
+    // C2 takes 8 installs a day: fill 25 November, then reassign C1's install of that day.
+    let c2: Vec<OfficeWrite> = w.office.create(
+        (0..8)
+            .map(|i| new_order(&format!("720{i}"), "C2", WorkKind::MeterRemoval, i))
+            .collect(),
+    );
+    assert!(c2.iter().all(|c| c.warnings.is_empty()), "{c2:?}");
+    let r1 = w.office.reassign(id, "C2");
+    assert_eq!(r1.order.crew_id, "C2");
+    assert_eq!(
+        r1.warnings,
+        ["crew c2 has 9 install jobs booked on 2026-11-25, above its daily capacity of 8"]
+    );
+    assert_eq!(installs_booked(&w, "C2", "2026-11-25"), 9);
+    assert_eq!(installs_booked(&w, "C1", "2026-11-25"), 0);
+    // Reassigned back: C1 has room that day, no warning; C2 is back at capacity.
+    let r2 = w.office.reassign(id, "C1");
+    assert_eq!(r2.warnings, Vec::<String>::new());
+    assert_eq!(installs_booked(&w, "C2", "2026-11-25"), 8);
+    // Reassigned and rescheduled in one PATCH, onto C1's full day: warned.
+    let r3 = w
+        .office
+        .patch(id, json!({ "crew_id": "C2", "appointment": slot_at(30) }));
+    assert_eq!(
+        r3.warnings,
+        Vec::<String>::new(),
+        "C2's 26 November is empty"
+    );
+    let r4 = w
+        .office
+        .patch(id, json!({ "crew_id": "C1", "appointment": slot_at(31) }));
+    assert_eq!(
+        r4.warnings,
+        ["crew c1 has 4 install jobs booked on 2026-11-26, above its daily capacity of 3"]
+    );
+    // Edits that move nothing are not capacity questions.
+    let r5 = w
+        .office
+        .patch(id, json!({ "dispatch_notes": "bring seals" }));
+    assert_eq!(r5.warnings, Vec::<String>::new());
+    // A cancelled order books nothing: moving it onto the full day does not warn.
+    w.office.cancel(id, "customer moved away");
+    assert_eq!(installs_booked(&w, "C1", "2026-11-26"), 3);
+    let r6 = w.office.reschedule(id, slot_at(33));
+    assert_eq!(r6.warnings, Vec::<String>::new());
+    let r7 = w.office.reassign(full[0].order.id, "C2");
+    assert_eq!(
+        r7.warnings,
+        Vec::<String>::new(),
+        "C2's 26 November has room"
+    );
+    assert_eq!(installs_booked(&w, "C1", "2026-11-26"), 2);
+}
