@@ -9,7 +9,10 @@
 //! background threads. Transient failures (connection errors, timeouts, 408/429/5xx) are retried
 //! with exponential backoff and full jitter; nothing else is retried. A reply that does not parse
 //! or fails the page checks is [`SyncError::Malformed`] and leaves the store and cursor untouched.
-//! [`CancelHandle::cancel`] stops a sync from any thread between two steps or mid-request.
+//! [`CancelHandle::cancel`] stops a sync from any thread between two steps or mid-request: the
+//! run in progress and any run already called and waiting for it. A run called after the cancel
+//! is not affected (as application-services' interrupt scopes: a cancel is never left armed for
+//! a sync started hours later).
 
 pub mod photos;
 mod session;
@@ -20,8 +23,8 @@ pub use photos::{
 };
 pub use session::Me;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -79,7 +82,10 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The delay before retry number `retry` (0-based): uniform in `[0, min(max, initial·2^n)]`.
+    /// The delay before retry number `retry` (0-based): uniform in `[cap/2, cap]` with
+    /// `cap = min(max, initial·2^n)` ("equal jitter"). The jitter spreads a crew's phones that
+    /// lost the network together; the lower half-bound keeps every retry a real wait, so five
+    /// attempts never fire back to back into a struggling server (full jitter can draw ~0).
     pub fn delay(&self, retry: u32) -> Duration {
         let cap = self
             .initial_delay
@@ -89,7 +95,7 @@ impl RetryPolicy {
         Duration::from_millis(if ms == 0 {
             0
         } else {
-            rand::random_range(0..=ms)
+            rand::random_range(ms - ms / 2..=ms)
         })
     }
 }
@@ -161,22 +167,29 @@ pub struct SyncReport {
 
 #[derive(Debug, Default)]
 struct CancelState {
-    cancelled: AtomicBool,
+    /// How many times [`CancelHandle::cancel`] was called.
+    requested: AtomicU64,
+    /// `requested` as it stood when the run now going (or the last one) was called: the run is
+    /// cancelled once the two differ.
+    run_from: AtomicU64,
     notify: Notify,
 }
 
-/// Cancels the sync in progress from any thread. Cheap; clone freely.
+/// Cancels the client's sync or photo transfer from any thread: the one in progress and any
+/// already called and waiting for it. A call made after `cancel` returns runs normally, so a
+/// cancel tapped while nothing runs is not left armed. Cheap; clone freely.
 #[derive(Debug, Clone, Default)]
 pub struct CancelHandle(Arc<CancelState>);
 
 impl CancelHandle {
     pub fn cancel(&self) {
-        self.0.cancelled.store(true, Ordering::SeqCst);
+        self.0.requested.fetch_add(1, Ordering::SeqCst);
         self.0.notify.notify_waiters();
     }
 
+    /// Whether the current (or last) run was asked to stop.
     pub fn is_cancelled(&self) -> bool {
-        self.0.cancelled.load(Ordering::SeqCst)
+        self.0.requested.load(Ordering::SeqCst) != self.0.run_from.load(Ordering::SeqCst)
     }
 
     async fn cancelled(&self) {
@@ -276,6 +289,16 @@ impl SyncClient {
         self.cancel.clone()
     }
 
+    /// Starts a run (sync or photo transfer): notes which cancels came before the call, waits
+    /// for the run in progress, then holds the client until the guard drops. A cancel made
+    /// while this call waits stops it too.
+    pub(crate) fn start_run(&self) -> MutexGuard<'_, ()> {
+        let from = self.cancel.0.requested.load(Ordering::SeqCst);
+        let guard = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        self.cancel.0.run_from.store(from, Ordering::SeqCst);
+        guard
+    }
+
     /// Pushes the outbox, then pulls until the server has nothing more. Blocking: call it from
     /// a background thread. One sync at a time per client (a second call waits).
     pub fn sync(
@@ -283,8 +306,16 @@ impl SyncClient {
         store: &Store,
         progress: &mut dyn FnMut(SyncProgress),
     ) -> Result<SyncReport, SyncError> {
-        let _running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        self.cancel.0.cancelled.store(false, Ordering::SeqCst);
+        let _running = self.start_run();
+        self.sync_running(store, progress)
+    }
+
+    /// [`SyncClient::sync`] inside a run already started.
+    pub(crate) fn sync_running(
+        &self,
+        store: &Store,
+        progress: &mut dyn FnMut(SyncProgress),
+    ) -> Result<SyncReport, SyncError> {
         let session = store.session()?.ok_or(SyncError::NoSession)?;
         let mut report = SyncReport::default();
         self.runtime
@@ -608,18 +639,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_grows_and_is_capped() {
+    fn backoff_grows_is_capped_and_never_drops_below_half() {
         let p = RetryPolicy {
             max_attempts: 10,
             initial_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(1000),
         };
-        for retry in 0..12 {
+        for retry in 0..40 {
             let cap = (100u64 << retry.min(20)).min(1000);
-            for _ in 0..20 {
-                assert!(p.delay(retry) <= Duration::from_millis(cap));
+            let (mut low, mut high) = (u64::MAX, 0);
+            for _ in 0..200 {
+                let d = u64::try_from(p.delay(retry).as_millis()).expect("small");
+                assert!(
+                    (cap / 2..=cap).contains(&d),
+                    "retry {retry}: {d} ms outside [{}, {cap}]",
+                    cap / 2
+                );
+                (low, high) = (low.min(d), high.max(d));
             }
+            // Jittered: 200 draws over a range of 50+ ms are not all alike.
+            assert!(high > low, "retry {retry}: no jitter");
         }
+        // The first retry waits at least 50 ms; a zero policy does not wait.
+        assert!(p.delay(0) >= Duration::from_millis(50));
+        let none = RetryPolicy {
+            initial_delay: Duration::ZERO,
+            ..p
+        };
+        assert_eq!(none.delay(3), Duration::ZERO);
     }
 
     #[test]

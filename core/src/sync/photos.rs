@@ -18,8 +18,6 @@
 //! resume with `Range: bytes=N-`; the bytes received so far are kept inside the store's
 //! database (encrypted with it) until the whole photo is in and its hash verifies.
 
-use std::sync::atomic::Ordering;
-
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, RANGE};
 use serde::{Deserialize, Serialize};
@@ -117,8 +115,10 @@ impl SyncClient {
         progress: &mut dyn FnMut(SyncProgress),
         photo_progress: &mut dyn FnMut(TransferProgress),
     ) -> Result<(SyncReport, TransferReport), SyncError> {
-        let report = self.sync(store, progress)?;
-        let photos = self.transfer_photos(store, network, photo_progress)?;
+        // One run for both: a cancel between the two stops the photos too.
+        let _running = self.start_run();
+        let report = self.sync_running(store, progress)?;
+        let photos = self.transfer_running(store, network, photo_progress)?;
         Ok((report, photos))
     }
 
@@ -131,8 +131,16 @@ impl SyncClient {
         network: NetworkKind,
         progress: &mut dyn FnMut(TransferProgress),
     ) -> Result<TransferReport, SyncError> {
-        let _running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        self.cancel.0.cancelled.store(false, Ordering::SeqCst);
+        let _running = self.start_run();
+        self.transfer_running(store, network, progress)
+    }
+
+    fn transfer_running(
+        &self,
+        store: &Store,
+        network: NetworkKind,
+        progress: &mut dyn FnMut(TransferProgress),
+    ) -> Result<TransferReport, SyncError> {
         self.runtime.block_on(async {
             let mut report = TransferReport::default();
             if self.config.photo_policy.allows_uploads(network) {

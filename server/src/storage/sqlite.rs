@@ -1531,8 +1531,17 @@ impl Storage for SqliteStorage {
                             && let Ok(Some(row)) = tx.order(op.order_id)
                             && row.order.crew_id == crew
                         {
-                            // Send the device the server's copy again, to replace its rejected edit.
+                            // Send the device the server's copy again, to replace its rejected edit:
+                            // the order, and the conflict a refused acknowledge or resolve was about
+                            // (the phone shows its own action until the server's copy replaces it).
                             tx.touch(op.order_id)?;
+                            if op.entity == fieldcrew_core::store::Entity::Conflict
+                                && let Ok(id) = op.entity_id.parse::<Uuid>()
+                                && let Some(c) = tx.conflict(id)?
+                                && c.crew_id == crew
+                            {
+                                tx.save_conflict(&c)?;
+                            }
                         }
                         tx.tx
                             .prepare_cached(

@@ -707,11 +707,14 @@ fn a_device_clock_two_hours_behind() {
     assert_eq!(w.office.detail(o.id).order.crew_notes, "third");
 }
 
+/// A cancel stops the sync in progress mid-request and a sync already called and waiting for
+/// it, leaving nothing applied; a cancel while nothing runs is not left armed for a later sync.
 #[test]
 fn cancellation_from_another_thread() {
     let w = World::new();
     w.create(vec![new_order("1001", "C1", WorkKind::MeterCheck, 1)]);
-    // A server that accepts the request and never answers.
+    // A server that accepts the request and never answers, behind a proxy that can later point
+    // at the real server.
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let tx = std::sync::Arc::new(std::sync::Mutex::new(tx));
     let app = axum::Router::new().fallback(move || {
@@ -719,23 +722,44 @@ fn cancellation_from_another_thread() {
         std::future::pending::<&'static str>()
     });
     let stuck = Loopback::serve(app);
+    let proxy =
+        fieldcrew_e2e::fault::FaultProxy::start(&stuck.url, fieldcrew_e2e::fault::Fault::None);
     let token = w.token("m1", "p1");
     let phone = Device::open(
         &w.dir.path().join("p1"),
-        &stuck.url,
+        &proxy.url,
         &token,
         "m1",
         "C1",
         std::sync::Arc::new(fieldcrew_core::clock::SystemClock),
     );
     let cancel = phone.client.cancel_handle();
-    let canceller = std::thread::spawn(move || {
-        rx.recv().expect("a request arrived");
+    let (first, second) = std::thread::scope(|s| {
+        let first = s.spawn(|| phone.sync());
+        rx.recv().expect("the first sync's request arrived");
+        // The second call queues behind the first (one run per client). Give its thread time
+        // to make the call; if it were late, it would reach the real server below and
+        // succeed, failing the assertion rather than hanging.
+        let second = s.spawn(|| phone.sync());
+        std::thread::sleep(std::time::Duration::from_millis(300));
         cancel.cancel();
+        proxy.retarget(&w.server.url());
+        (
+            first.join().expect("first joined"),
+            second.join().expect("second joined"),
+        )
     });
-    assert!(matches!(phone.sync(), Err(SyncError::Cancelled)));
-    canceller.join().expect("joined");
+    assert!(matches!(first, Err(SyncError::Cancelled)), "{first:?}");
+    assert!(matches!(second, Err(SyncError::Cancelled)), "{second:?}");
+    assert!(rx.try_recv().is_err(), "the waiting sync sent nothing");
     assert_eq!(phone.store.sync_cursor().expect("c"), 0);
+    assert!(phone.numbers().is_empty());
+
+    // A cancel tapped while nothing runs does not stop the next sync.
+    cancel.cancel();
+    let report = phone.sync().expect("a sync called after the cancel runs");
+    assert_eq!(report.orders_received, 1);
+    assert_eq!(phone.numbers(), ["1001"]);
 }
 
 #[test]
@@ -1074,4 +1098,164 @@ fn a_push_reply_that_answers_nothing_leaves_the_outbox_queued() {
     let server = w.office.detail(o.id);
     assert_eq!(server.order.status, Status::Accepted);
     assert_eq!(server.order.crew_notes, "dog in the yard");
+}
+
+/// Edits made while a sync is pulling (here: from the progress callback, at the pull's start)
+/// are not overwritten by the server's copy of the order, which dispatch changed meanwhile:
+/// they stay on top, still queued, and the next sync sends them; the server ends with both.
+#[test]
+fn edits_made_during_a_pull_stay_on_top_until_sent() {
+    let w = World::new();
+    let o = w
+        .create(vec![new_order("1001", "C1", WorkKind::SiteSurvey, 1)])
+        .remove(0);
+    let phone = w.device("p1", "m1", "C1");
+    phone.sync().expect("first sync");
+    let start = day_start() + Duration::hours(5);
+    let moved = Appointment::Slot {
+        start,
+        end: start + Duration::hours(2),
+    };
+    w.office.reschedule(o.id, moved);
+
+    let mut edited = false;
+    let report = phone
+        .client
+        .sync(&phone.store, &mut |p| {
+            if p.phase == SyncPhase::Pull && !edited {
+                edited = true;
+                phone.report(o.id, Status::Arrived);
+                phone
+                    .store
+                    .set_crew_notes(o.id, "dog in the yard")
+                    .expect("notes");
+                phone.store.save_survey(o.id, &survey()).expect("survey");
+            }
+        })
+        .expect("sync");
+    assert!(edited);
+    assert_eq!((report.pushed, report.orders_received), (0, 1));
+    // The pulled copy brought dispatch's appointment; the phone's edits are still on top.
+    let local = phone.store.order(o.id).expect("order");
+    assert_eq!(local.appointment, moved);
+    assert_eq!(local.status, Status::Arrived);
+    assert_eq!(local.crew_notes, "dog in the yard");
+    assert_eq!(local.survey, Some(survey()));
+    assert_eq!(phone.store.pending_count().expect("pending"), 3);
+    let server = w.office.detail(o.id).order;
+    assert_eq!(
+        (server.status, server.crew_notes.as_str()),
+        (Status::Dispatched, "")
+    );
+
+    // The notes and survey were based on the order's version before the reschedule: merged
+    // (other fields), not conflicting; the arrival is a fact, applied.
+    let report = phone.sync().expect("second sync");
+    assert_eq!(
+        (
+            report.pushed,
+            report.applied,
+            report.merged,
+            report.conflicts,
+            report.rejected
+        ),
+        (3, 1, 2, 0, 0)
+    );
+    let d = w.office.detail(o.id);
+    assert_eq!(d.order.appointment, moved);
+    assert_eq!(d.order.status, Status::Arrived);
+    assert_eq!(d.order.crew_notes, "dog in the yard");
+    assert_eq!(d.order.survey, Some(survey()));
+    assert!(d.conflicts.is_empty());
+    let local = phone.store.order(o.id).expect("order");
+    assert_eq!(local.version, d.order.version);
+    assert_eq!(local.crew_notes, "dog in the yard");
+    assert_eq!(phone.store.pending_count().expect("pending"), 0);
+}
+
+/// A crew member tries to put back the value they lost on a dispatch-owned field. The phone
+/// shows the conflict resolved at once (offline), the server rejects it (`not_owner`), the
+/// rejection is listed on the phone, the server's copy of the conflict (still open) replaces
+/// the phone's, and nothing is retried; the crew can then resolve it the allowed way.
+#[test]
+fn a_rejected_conflict_resolution_is_undone_on_the_phone() {
+    let w = World::new();
+    let o = w
+        .create(vec![new_order("1001", "C1", WorkKind::MeterCheck, 1)])
+        .remove(0);
+    let phone = w.device("p1", "m1", "C1");
+    phone.sync().expect("first sync");
+    // Dispatch corrects the customer's phone while another device of the crew proposes another.
+    w.office
+        .patch(o.id, json!({ "customer_phone": "13911112222" }));
+    let token = w.token("m2", "p2");
+    let body = json!({ "device_id": uuid::Uuid::now_v7(), "ops": [{
+        "op_id": uuid::Uuid::now_v7(), "entity": "work_order", "entity_id": o.id,
+        "order_id": o.id, "op": "update", "fields": { "customer_phone": "13700000000" },
+        "base_version": 1, "hlc": stamp_at(chrono::Utc::now()),
+    }]});
+    let (status, v) = w
+        .office
+        .call_with(&token, Method::POST, "/v1/sync/push", Some(body));
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let report = phone.sync().expect("sync brings the conflict");
+    assert_eq!(report.conflicts_received, 1);
+    let c = phone.store.conflicts(true).expect("open").remove(0);
+    assert_eq!(c.rule, ConflictRule::DispatchOwnsField);
+    assert_eq!(c.lost_value, json!("13700000000"));
+
+    let local = phone
+        .store
+        .resolve_conflict(c.id, ResolveChoice::Lost, "the customer gave me this one")
+        .expect("resolved locally");
+    assert_eq!(local.status, ConflictStatus::Resolved);
+    let report = phone.sync().expect("sync");
+    assert_eq!((report.pushed, report.rejected, report.applied), (1, 1, 0));
+
+    let rejected = phone.store.rejected_changes().expect("rejections");
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(
+        (
+            rejected[0].entity,
+            rejected[0].entity_id.as_str(),
+            rejected[0].code.as_str()
+        ),
+        (Entity::Conflict, c.id.to_string().as_str(), "not_owner")
+    );
+    assert!(
+        rejected[0].reason.contains("customer_phone"),
+        "{}",
+        rejected[0].reason
+    );
+    // The server's copy came back: open, no resolution; the dispatcher's value stands.
+    let server = w.office.detail(o.id);
+    assert_eq!(server.conflicts[0].status, ConflictStatus::Open);
+    assert_eq!(server.order.customer.phone, "13911112222");
+    let back = phone.store.conflicts(true).expect("open");
+    assert_eq!(back.len(), 1, "the phone shows the conflict open again");
+    assert_eq!(back[0].id, c.id);
+    assert!(back[0].resolution.is_none());
+    assert_eq!(
+        phone.store.order(o.id).expect("order").customer.phone,
+        "13911112222"
+    );
+    // No blind retry.
+    assert_eq!(phone.sync().expect("sync").pushed, 0);
+    assert_eq!(phone.store.pending_count().expect("pending"), 0);
+
+    // Keeping dispatch's value is allowed.
+    phone
+        .store
+        .resolve_conflict(c.id, ResolveChoice::Kept, "ok")
+        .expect("resolve");
+    let report = phone.sync().expect("sync");
+    assert_eq!((report.pushed, report.applied, report.rejected), (1, 1, 0));
+    assert_eq!(
+        w.office.detail(o.id).conflicts[0].status,
+        ConflictStatus::Resolved
+    );
+    assert_eq!(
+        phone.store.conflicts(false).expect("all")[0].status,
+        ConflictStatus::Resolved
+    );
 }
