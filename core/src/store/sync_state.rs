@@ -313,6 +313,9 @@ pub(crate) fn check_page(
     if page.more && page.changes.is_empty() {
         return Err("an empty page that says more follows".into());
     }
+    if !page.more && page.remaining.is_some_and(|r| r > 0) {
+        return Err("a last page that counts changes beyond it".into());
+    }
     let mut last = cursor;
     let mut orders = HashSet::new();
     for change in &page.changes {

@@ -448,10 +448,12 @@ impl SyncClient {
             report.conflicts_received += stats.conflicts;
             report.cursor = page.cursor;
             done += page.changes.len() as u64;
+            // The server's count of what follows: the total grows if changes arrive during
+            // the pull, and is exact on the last page.
             progress(SyncProgress {
                 phase: SyncPhase::Pull,
                 done,
-                total: None,
+                total: page.remaining.map(|r| done.saturating_add(r)),
             });
             cursor = next_cursor;
             match next {

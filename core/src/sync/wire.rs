@@ -26,6 +26,11 @@ pub struct PullResponse {
     pub cursor: i64,
     /// Whether more changes wait beyond this page.
     pub more: bool,
+    /// How many changes wait beyond this page, as the server counted them when it wrote the
+    /// page: the pull's progress total. Absent from a server that does not count (the total is
+    /// then unknown); zero when `more` is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u64>,
     /// The latest HLC the server has seen or made; devices move their clock past it.
     pub server_hlc: Hlc,
 }

@@ -1495,6 +1495,18 @@ impl Storage for SqliteStorage {
             let more = items.len() > limit as usize || full;
             items.truncate(limit as usize);
             let next = items.last().map_or(cursor, |(s, _)| *s);
+            // What follows this page, for the device's progress bar: three index range counts
+            // (orders by crew and seq, removals' and conflicts' keys), in the same snapshot.
+            let remaining: i64 = if more {
+                tx.prepare_cached(
+                    "SELECT (SELECT count(*) FROM orders WHERE crew_id = ?1 AND archived = 0 AND seq > ?2)
+                          + (SELECT count(*) FROM removals WHERE crew_id = ?1 AND seq > ?2)
+                          + (SELECT count(*) FROM conflicts WHERE crew_id = ?1 AND seq > ?2)",
+                )?
+                .query_row(params![crew_id, next], |r| r.get(0))?
+            } else {
+                0
+            };
             let hlc = get_meta(&tx, "hlc")?.unwrap_or_else(|| Hlc::ZERO.to_string());
             let mut body = String::with_capacity(items.iter().map(|(_, s)| s.len() + 1).sum::<usize>() + 128);
             body.push_str("{\"changes\":[");
@@ -1504,7 +1516,9 @@ impl Storage for SqliteStorage {
                 }
                 body.push_str(s);
             }
-            body.push_str(&format!("],\"cursor\":{next},\"more\":{more},\"server_hlc\":\"{hlc}\"}}"));
+            body.push_str(&format!(
+                "],\"cursor\":{next},\"more\":{more},\"remaining\":{remaining},\"server_hlc\":\"{hlc}\"}}"
+            ));
             tx.finish()?;
             Ok(body)
         })

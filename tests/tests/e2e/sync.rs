@@ -621,6 +621,14 @@ fn a_malformed_or_hostile_reply_leaves_the_store_and_cursor_untouched() {
         json!({ "changes": [], "cursor": cursor + 100, "more": true,
                 "server_hlc": "0001764000000000-00000001-00000000000000000000000000000001" })
         .to_string(),
+        // A last page that counts changes beyond it contradicts itself.
+        json!({ "changes": [], "cursor": cursor, "more": false, "remaining": 7,
+                "server_hlc": "0001764000000000-00000001-00000000000000000000000000000001" })
+        .to_string(),
+        // A count that is not a count.
+        json!({ "changes": [], "cursor": cursor, "more": false, "remaining": -1,
+                "server_hlc": "0001764000000000-00000001-00000000000000000000000000000001" })
+        .to_string(),
         // A clock stamp in the year 2100 would drag the phone's HLC decades ahead.
         json!({ "changes": [], "cursor": cursor, "more": false,
                 "server_hlc": "0004102444800000-00000001-00000000000000000000000000000001" })
@@ -1257,5 +1265,37 @@ fn a_rejected_conflict_resolution_is_undone_on_the_phone() {
     assert_eq!(
         phone.store.conflicts(false).expect("all")[0].status,
         ConflictStatus::Resolved
+    );
+}
+
+/// The pull reports its progress against the server's count of what is left: the shell can
+/// show "120 of 300 orders" on a slow network, not a spinner.
+#[test]
+fn the_pull_reports_progress_against_the_servers_count() {
+    let w = World::new();
+    w.create(
+        (0..25)
+            .map(|i| new_order(&format!("{}", 2000 + i), "C1", WorkKind::MeterCheck, i % 8))
+            .collect(),
+    );
+    // Another crew's orders are not counted.
+    w.create(vec![new_order("9001", "C2", WorkKind::MeterCheck, 1)]);
+    let phone = w.device("p1", "m1", "C1");
+    let token = w.token("m1", "p1");
+    let mut config = fieldcrew_core::sync::SyncConfig::new(w.server.url(), token);
+    config.page_size = 10;
+    let client = fieldcrew_core::sync::SyncClient::new(config).expect("client");
+    let mut seen = Vec::new();
+    let report = client
+        .sync(&phone.store, &mut |p| {
+            if p.phase == SyncPhase::Pull {
+                seen.push((p.done, p.total));
+            }
+        })
+        .expect("sync");
+    assert_eq!(report.orders_received, 25);
+    assert_eq!(
+        seen,
+        [(0, None), (10, Some(25)), (20, Some(25)), (25, Some(25))]
     );
 }
