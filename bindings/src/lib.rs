@@ -206,7 +206,9 @@ impl FieldCrew {
         Ok(self.store()?.photo_transfer(id)?.state.into())
     }
 
-    /// Stops the sync running on another thread. Cheap; safe from any thread.
+    /// Stops the sync or photo transfer running on another thread, and any already called and
+    /// waiting for it (Interrupted). A sync called afterwards runs normally: a cancel tapped
+    /// while nothing runs is not kept for later. Cheap; safe from any thread.
     pub fn cancel_sync(&self) {
         if let Some(handle) = self
             .cancel

@@ -13,7 +13,8 @@ use crate::types::time;
 /// UI thread); it must not call back into the core.
 #[uniffi::export(with_foreign)]
 pub trait SyncListener: Send + Sync {
-    /// `total` is known for the push (the outbox's size), not for the pull.
+    /// `total` is the outbox's size for the push; for the pull, the server's count once the
+    /// first page arrived (null before it, and from a server that does not count).
     fn on_progress(&self, phase: SyncPhase, done: u64, total: Option<u64>);
 }
 

@@ -7,7 +7,7 @@
 //!
 //! The client owns a small tokio runtime, so its calls are plain blocking calls for the shells'
 //! background threads. Transient failures (connection errors, timeouts, 408/429/5xx) are retried
-//! with exponential backoff and full jitter; nothing else is retried. A reply that does not parse
+//! with exponential backoff and equal jitter; nothing else is retried. A reply that does not parse
 //! or fails the page checks is [`SyncError::Malformed`] and leaves the store and cursor untouched.
 //! [`CancelHandle::cancel`] stops a sync from any thread between two steps or mid-request: the
 //! run in progress and any run already called and waiting for it. A run called after the cancel
@@ -142,7 +142,8 @@ pub enum SyncPhase {
     Pull,
 }
 
-/// A progress report: `total` is known for the push (the outbox's size), not for the pull.
+/// A progress report: `total` is the outbox's size for the push; for the pull, the server's count
+/// once the first page arrived (unknown before, and from a server that does not count).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncProgress {
     pub phase: SyncPhase,
