@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -22,13 +22,13 @@ use fieldcrew_core::work_order::{
 };
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::decompression::RequestDecompressionLayer;
 use uuid::Uuid;
 
 use crate::auth::{self, IssuedToken};
-use crate::error::ApiError;
+use crate::error::{ApiError, from_value};
+use crate::extract::{JsonBody, PathId, PathText, QueryOf, RawBody, parse_json};
 use crate::photos::{Finish, PhotoBlobs, UploadStatus};
 use crate::storage::*;
 
@@ -47,10 +47,6 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(storage.as_ref()))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
-}
-
-fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("malformed request: {e}")))
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -110,9 +106,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/tokens", post(issue_token))
         .route("/v1/admin/tokens/{id}", delete(revoke_token))
         .route("/v1/public/progress/{number}", get(progress))
+        // After every route: a known path with another method.
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound })
-        .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
+        .layer(DefaultBodyLimit::max(crate::extract::MAX_BODY))
         .layer(RequestDecompressionLayer::new())
+        // Inside the compression, outside everything that can refuse a request.
+        .layer(axum::middleware::map_response(
+            crate::error::every_error_is_json,
+        ))
         .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
         .with_state(state)
 }
@@ -137,7 +139,7 @@ struct PullQuery {
 async fn pull(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<PullQuery>,
+    QueryOf(q): QueryOf<PullQuery>,
 ) -> Result<Response> {
     require(&caller, &[Role::Crew])?;
     let crew = caller.crew_id.clone().ok_or(ApiError::Forbidden)?;
@@ -156,10 +158,9 @@ async fn pull(
 async fn push(
     State(state): State<AppState>,
     caller: Caller,
-    body: Bytes,
+    JsonBody(req): JsonBody<PushRequest>,
 ) -> Result<Json<PushResponse>> {
     require(&caller, &[Role::Crew])?;
-    let req: PushRequest = parse(&body)?;
     if req.ops.len() > MAX_PUSH_BATCH {
         return Err(ApiError::invalid(format!(
             "at most {MAX_PUSH_BATCH} operations a batch"
@@ -175,23 +176,34 @@ async fn push(
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    Many { orders: Vec<NewOrder> },
-    One(Box<NewOrder>),
+/// Orders as JSON: `{"orders": [NewOrder]}` or one `NewOrder`. Told apart by the `orders` key
+/// (not an untagged enum, whose error says only that nothing matched): an error names the field.
+fn orders_of(v: serde_json::Value) -> Result<Vec<NewOrder>> {
+    match v.get("orders") {
+        Some(orders) => {
+            from_value(orders).map_err(|m| ApiError::invalid(format!("orders{}", path_tail(&m))))
+        }
+        None => Ok(vec![from_value(&v).map_err(ApiError::Invalid)?]),
+    }
+}
+
+/// A described error below `orders`: `[2].kind: …` stays `[2].kind: …`, a top-level one gets
+/// its colon.
+fn path_tail(described: &str) -> String {
+    if described.starts_with('[') {
+        described.to_owned()
+    } else {
+        format!(": {described}")
+    }
 }
 
 async fn create_orders(
     State(state): State<AppState>,
     caller: Caller,
-    body: Bytes,
+    JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<(StatusCode, Json<Vec<OfficeWrite>>)> {
     require(&caller, OFFICE)?;
-    let orders = match parse::<OneOrMany>(&body)? {
-        OneOrMany::Many { orders } => orders,
-        OneOrMany::One(o) => vec![*o],
-    };
+    let orders = orders_of(body)?;
     let out = blocking(&state, move |s| s.create_orders(&caller, orders)).await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
@@ -251,7 +263,7 @@ fn csv_to_order(row: CsvOrder) -> std::result::Result<NewOrder, String> {
         "deadline" => Appointment::Deadline {
             by: row.deadline.ok_or("deadline is required")?,
         },
-        other => return Err(format!("appointment: unknown mode {other:?}")),
+        _ => return Err("appointment: slot, within or deadline".into()),
     };
     let location = match (row.lat, row.lon) {
         (Some(lat), Some(lon)) => {
@@ -312,19 +324,57 @@ pub fn parse_import(body: &Bytes, csv: bool) -> Result<Vec<NewOrder>> {
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
             .from_reader(body.as_ref());
+        let headers = reader
+            .headers()
+            .map_err(|e| ApiError::invalid(format!("row 1: {}", csv_problem(&e, None))))?
+            .clone();
         let mut out = Vec::new();
         for (i, row) in reader.deserialize::<CsvOrder>().enumerate() {
-            let row = row.map_err(|e| ApiError::invalid(format!("row {}: {e}", i + 2)))?;
+            let row = row.map_err(|e| {
+                ApiError::invalid(format!(
+                    "row {}: {}",
+                    i + 2,
+                    csv_problem(&e, Some(&headers))
+                ))
+            })?;
             out.push(
                 csv_to_order(row).map_err(|e| ApiError::invalid(format!("row {}: {e}", i + 2)))?,
             );
         }
         Ok(out)
     } else {
-        Ok(match parse::<OneOrMany>(body)? {
-            OneOrMany::Many { orders } => orders,
-            OneOrMany::One(o) => vec![*o],
-        })
+        orders_of(parse_json(body)?)
+    }
+}
+
+/// What is wrong with a CSV row: the column and the kind of problem, never the cell (the csv
+/// crate's text quotes it: `unknown variant `张三``).
+fn csv_problem(e: &csv::Error, headers: Option<&csv::StringRecord>) -> String {
+    use csv::DeserializeErrorKind as K;
+    match e.kind() {
+        csv::ErrorKind::Deserialize { err, .. } => {
+            let column = err
+                .field()
+                .and_then(|i| headers?.get(usize::try_from(i).ok()?))
+                .filter(|c| {
+                    c.len() <= 64 && c.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
+                .map_or("a column".to_owned(), |c| format!("column {c}"));
+            let problem = match err.kind() {
+                K::ParseBool(_) => "not true or false".to_owned(),
+                K::ParseInt(_) => "not a whole number in range".to_owned(),
+                K::ParseFloat(_) => "not a number".to_owned(),
+                K::InvalidUtf8(_) => "not UTF-8".to_owned(),
+                K::UnexpectedEndOfRow => "missing (the row ends early)".to_owned(),
+                K::Message(m) | K::Unsupported(m) => crate::error::describe_at(String::new(), m),
+            };
+            format!("{column}: {problem}")
+        }
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("{len} fields, the header has {expected_len}"),
+        csv::ErrorKind::Utf8 { .. } => "not UTF-8".into(),
+        _ => "the file could not be read".into(),
     }
 }
 
@@ -333,13 +383,18 @@ async fn import_orders(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<Vec<OfficeWrite>>)> {
     require(&caller, OFFICE)?;
     let is_csv = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/csv"));
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("text/csv"));
+    if !is_csv && !crate::extract::is_json(&headers) {
+        return Err(ApiError::UnsupportedMediaType(
+            "an import is text/csv (with a header row) or application/json".into(),
+        ));
+    }
     let orders = parse_import(&body, is_csv)?;
     let out = blocking(&state, move |s| s.create_orders(&caller, orders)).await?;
     Ok((StatusCode::CREATED, Json(out)))
@@ -348,7 +403,7 @@ async fn import_orders(
 async fn list_orders(
     State(state): State<AppState>,
     caller: Caller,
-    Query(f): Query<OrderFilter>,
+    QueryOf(f): QueryOf<OrderFilter>,
 ) -> Result<Json<Vec<OrderListItem>>> {
     require(&caller, OFFICE)?;
     Ok(Json(blocking(&state, move |s| s.list_orders(&f)).await?))
@@ -357,7 +412,7 @@ async fn list_orders(
 async fn order_detail(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<Json<OfficeDetail>> {
     require(&caller, OFFICE)?;
     let mut detail = blocking(&state, move |s| s.order_detail(id)).await?;
@@ -377,11 +432,10 @@ async fn order_detail(
 async fn patch_order(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
-    body: Bytes,
+    PathId(id): PathId,
+    JsonBody(patch): JsonBody<OrderPatch>,
 ) -> Result<Json<OfficeWrite>> {
     require(&caller, OFFICE)?;
-    let patch: OrderPatch = parse(&body)?;
     Ok(Json(
         blocking(&state, move |s| s.update_order(&caller, id, patch)).await?,
     ))
@@ -395,11 +449,10 @@ struct Reschedule {
 async fn reschedule(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
-    body: Bytes,
+    PathId(id): PathId,
+    JsonBody(r): JsonBody<Reschedule>,
 ) -> Result<Json<OfficeWrite>> {
     require(&caller, OFFICE)?;
-    let r: Reschedule = parse(&body)?;
     let patch = OrderPatch {
         appointment: Some(r.appointment),
         ..Default::default()
@@ -419,11 +472,10 @@ struct Reassign {
 async fn reassign(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
-    body: Bytes,
+    PathId(id): PathId,
+    JsonBody(r): JsonBody<Reassign>,
 ) -> Result<Json<OfficeWrite>> {
     require(&caller, OFFICE)?;
-    let r: Reassign = parse(&body)?;
     let patch = OrderPatch {
         crew_id: Some(r.crew_id),
         member_id: Some(r.member_id),
@@ -443,14 +495,17 @@ struct Cancel {
 async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
-    body: Bytes,
+    PathId(id): PathId,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
 ) -> Result<Json<OfficeWrite>> {
     require(&caller, OFFICE)?;
+    // The note is optional, and so is the body.
     let c: Cancel = if body.is_empty() {
         Cancel::default()
     } else {
-        parse(&body)?
+        crate::extract::require_json(&headers)?;
+        parse_json(&body)?
     };
     Ok(Json(
         blocking(&state, move |s| s.cancel_order(&caller, id, &c.note)).await?,
@@ -460,7 +515,7 @@ async fn cancel(
 async fn archive(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<StatusCode> {
     require(&caller, OFFICE)?;
     blocking(&state, move |s| s.archive_order(&caller, id)).await?;
@@ -470,7 +525,7 @@ async fn archive(
 async fn list_conflicts(
     State(state): State<AppState>,
     caller: Caller,
-    Query(f): Query<ConflictFilter>,
+    QueryOf(f): QueryOf<ConflictFilter>,
 ) -> Result<Response> {
     require(&caller, OFFICE)?;
     Ok(Json(blocking(&state, move |s| s.conflicts(&f)).await?).into_response())
@@ -479,7 +534,7 @@ async fn list_conflicts(
 async fn ack_conflict(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    PathId(id): PathId,
 ) -> Result<Response> {
     require(&caller, OFFICE)?;
     Ok(Json(
@@ -491,20 +546,20 @@ async fn ack_conflict(
     .into_response())
 }
 
+#[derive(Deserialize)]
+struct ResolveBody {
+    choice: fieldcrew_core::sync::wire::ResolveChoice,
+    #[serde(default)]
+    note: String,
+}
+
 async fn resolve_conflict(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
-    body: Bytes,
+    PathId(id): PathId,
+    JsonBody(b): JsonBody<ResolveBody>,
 ) -> Result<Response> {
     require(&caller, OFFICE)?;
-    #[derive(Deserialize)]
-    struct Body {
-        choice: fieldcrew_core::sync::wire::ResolveChoice,
-        #[serde(default)]
-        note: String,
-    }
-    let b: Body = parse(&body)?;
     let action = ConflictAction::Resolve {
         choice: b.choice,
         note: b.note,
@@ -523,8 +578,8 @@ struct DayQuery {
 async fn crew_load(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<DayQuery>,
+    PathText(id): PathText,
+    QueryOf(q): QueryOf<DayQuery>,
 ) -> Result<Json<CrewLoad>> {
     require(&caller, OFFICE)?;
     Ok(Json(
@@ -535,10 +590,9 @@ async fn crew_load(
 async fn add_crew(
     State(state): State<AppState>,
     caller: Caller,
-    body: Bytes,
+    JsonBody(crew): JsonBody<Crew>,
 ) -> Result<StatusCode> {
     require(&caller, &[Role::Admin])?;
-    let crew: Crew = parse(&body)?;
     blocking(&state, move |s| s.add_crew(&crew)).await?;
     Ok(StatusCode::CREATED)
 }
@@ -551,10 +605,9 @@ async fn list_crews(State(state): State<AppState>, caller: Caller) -> Result<Jso
 async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
-    body: Bytes,
+    JsonBody(m): JsonBody<Member>,
 ) -> Result<StatusCode> {
     require(&caller, &[Role::Admin])?;
-    let m: Member = parse(&body)?;
     blocking(&state, move |s| s.add_member(&m)).await?;
     Ok(StatusCode::CREATED)
 }
@@ -570,10 +623,9 @@ struct IssueBody {
 async fn issue_token(
     State(state): State<AppState>,
     caller: Caller,
-    body: Bytes,
+    JsonBody(b): JsonBody<IssueBody>,
 ) -> Result<(StatusCode, Json<IssuedToken>)> {
     require(&caller, &[Role::Admin])?;
-    let b: IssueBody = parse(&body)?;
     let t = blocking(&state, move |s| {
         auth::issue_token(s, &b.member_id, &b.device, b.expires_at)
     })
@@ -584,7 +636,7 @@ async fn issue_token(
 async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<StatusCode> {
     require(&caller, &[Role::Admin])?;
     if blocking(&state, move |s| s.revoke_token(&id, Utc::now())).await? {
@@ -602,8 +654,8 @@ struct ProgressQuery {
 /// No token: the customer quotes the order number and their account number.
 async fn progress(
     State(state): State<AppState>,
-    Path(number): Path<String>,
-    Query(q): Query<ProgressQuery>,
+    PathText(number): PathText,
+    QueryOf(q): QueryOf<ProgressQuery>,
 ) -> Result<Json<CustomerProgress>> {
     let blobs = state.photos.clone();
     let on_server = move |sha: &str| blobs.photo_file(sha, false).is_some();
@@ -684,7 +736,7 @@ async fn upload_settled(state: &AppState, sha: &str) -> bool {
 async fn upload_status(
     State(state): State<AppState>,
     caller: Caller,
-    Path(sha): Path<String>,
+    PathText(sha): PathText,
 ) -> Result<Json<UploadStatus>> {
     photo_access(&state, &caller, &sha, Access::Upload).await?;
     upload_settled(&state, &sha).await;
@@ -718,8 +770,8 @@ fn cut_short() -> Response {
 async fn upload_photo(
     State(state): State<AppState>,
     caller: Caller,
-    Path(sha): Path<String>,
-    Query(q): Query<OffsetQuery>,
+    PathText(sha): PathText,
+    QueryOf(q): QueryOf<OffsetQuery>,
     body: axum::body::Body,
 ) -> Result<Response> {
     use http_body_util::BodyExt;
@@ -802,7 +854,7 @@ async fn upload_photo(
 async fn upload_thumbnail(
     State(state): State<AppState>,
     caller: Caller,
-    Path(sha): Path<String>,
+    PathText(sha): PathText,
     body: axum::body::Body,
 ) -> Result<Response> {
     use http_body_util::BodyExt;
@@ -925,7 +977,7 @@ async fn serve_photo(
 async fn download_photo(
     State(state): State<AppState>,
     caller: Caller,
-    Path(sha): Path<String>,
+    PathText(sha): PathText,
     headers: HeaderMap,
 ) -> Result<Response> {
     serve_photo(state, caller, sha, headers, false).await
@@ -934,7 +986,7 @@ async fn download_photo(
 async fn download_thumbnail(
     State(state): State<AppState>,
     caller: Caller,
-    Path(sha): Path<String>,
+    PathText(sha): PathText,
     headers: HeaderMap,
 ) -> Result<Response> {
     serve_photo(state, caller, sha, headers, true).await
@@ -951,9 +1003,9 @@ struct KindQuery {
 async fn add_document(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
-    Query(q): Query<KindQuery>,
-    body: Bytes,
+    PathId(id): PathId,
+    QueryOf(q): QueryOf<KindQuery>,
+    RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<fieldcrew_core::store::Photo>)> {
     use fieldcrew_core::photo::{NormalizeOptions, normalize};
     require(&caller, OFFICE)?;

@@ -568,3 +568,454 @@ fn rescheduling_or_reassigning_onto_a_full_day_warns_and_moving_away_does_not() 
     );
     assert_eq!(installs_booked(&w, "C1", "2026-11-26"), 2);
 }
+
+/// A reply read off the wire.
+struct Wire {
+    status: u16,
+    /// Names in lower case.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Wire {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The error body, checked to be JSON (`application/json`, exactly the two fields).
+    fn error(&self) -> (u16, String, String) {
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{}: {}",
+            self.status,
+            String::from_utf8_lossy(&self.body)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&self.body).expect("JSON body");
+        let fields: Vec<&String> = v.as_object().expect("an object").keys().collect();
+        assert_eq!(fields, ["error", "message"], "{v}");
+        let body: fieldcrew_core::sync::wire::ErrorBody = serde_json::from_value(v).expect("body");
+        (self.status, body.error, body.message)
+    }
+}
+
+/// One request on its own connection, written as bytes: `head` is the request line and any
+/// headers; `Host`, `Connection: close`, the body's length (unless the head says it is chunked)
+/// are added. No `Accept-Encoding`, so the reply is not compressed. Reads exactly the reply
+/// (by its `Content-Length` or chunks), not up to the connection's end.
+fn wire(w: &World, head: &str, body: &[u8]) -> Wire {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(w.server.addr()).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let mut req = format!("{head}\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if !head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+        && !head.to_ascii_lowercase().contains("content-length:")
+    {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("head");
+    s.write_all(body).expect("body");
+    read_reply(&mut s)
+}
+
+fn read_reply(s: &mut impl std::io::Read) -> Wire {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            s.read(&mut byte).expect("reply"),
+            1,
+            "the reply ended early"
+        );
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8(buf).expect("head");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    let mut body = Vec::new();
+    if let Some(len) = get("content-length") {
+        body.resize(len.parse().expect("length"), 0);
+        s.read_exact(&mut body).expect("body");
+    } else if get("transfer-encoding").as_deref() == Some("chunked") {
+        loop {
+            let mut line = Vec::new();
+            while !line.ends_with(b"\r\n") {
+                s.read_exact(&mut byte).expect("chunk size");
+                line.push(byte[0]);
+            }
+            let size = usize::from_str_radix(std::str::from_utf8(&line).expect("size").trim(), 16)
+                .expect("hex size");
+            let mut chunk = vec![0; size + 2];
+            s.read_exact(&mut chunk).expect("chunk");
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..size]);
+        }
+    }
+    Wire {
+        status,
+        headers,
+        body,
+    }
+}
+
+#[test]
+fn every_error_reply_is_the_json_error_body_with_a_stable_code() {
+    let w = World::new();
+    let office = w.token("d1", "raw-http");
+    let crew = w.token("m1", "raw-phone");
+    let auth = |t: &str| format!("Authorization: Bearer {t}");
+    let json = "Content-Type: application/json";
+    let post = |path: &str, headers: &str, body: &str| {
+        wire(
+            &w,
+            &format!("POST {path} HTTP/1.1\r\n{}\r\n{headers}", auth(&office))
+                .trim_end()
+                .to_owned(),
+            body.as_bytes(),
+        )
+        .error()
+    };
+    let get = |path: &str, token: &str| {
+        wire(&w, &format!("GET {path} HTTP/1.1\r\n{}", auth(token)), b"").error()
+    };
+    let order = serde_json::to_value(new_order("9901", "C1", WorkKind::MeterCheck, 1))
+        .expect("order")
+        .to_string();
+
+    // 404: an unknown route, with a token or without; an id in the path that is no UUID.
+    let not_found = (404, "not_found".to_owned(), "not found".to_owned());
+    assert_eq!(get("/v1/nowhere", &office), not_found);
+    assert_eq!(
+        wire(&w, "GET /v2/sync/pull HTTP/1.1", b"").error(),
+        not_found
+    );
+    assert_eq!(get("/v1/office/orders/not-a-uuid", &office), not_found);
+    assert_eq!(
+        get(
+            "/v1/office/orders/0190b6a8-55a4-7c4e-8c6b-3c7d1d9a6f01",
+            &office
+        ),
+        not_found
+    );
+
+    // 405: a known path, another method; Allow lists the methods it has.
+    for (head, allow) in [
+        ("DELETE /v1/sync/push HTTP/1.1", "POST"),
+        ("PUT /v1/office/orders HTTP/1.1", "POST,GET,HEAD"),
+        ("POST /v1/public/progress/1 HTTP/1.1", "GET,HEAD"),
+    ] {
+        let r = wire(&w, head, b"");
+        assert_eq!(
+            r.error(),
+            (
+                405,
+                "method_not_allowed".to_owned(),
+                "this method is not allowed here; the Allow header lists those that are".to_owned()
+            ),
+            "{head}"
+        );
+        assert_eq!(r.header("allow"), Some(allow), "{head}");
+    }
+
+    // 415: a JSON endpoint needs a JSON Content-Type (parameters are fine); an import is CSV or
+    // JSON; a Content-Encoding other than gzip is refused, the reply says which it takes.
+    let needs_json = (
+        415,
+        "unsupported_media_type".to_owned(),
+        "the body is JSON: send it with Content-Type: application/json".to_owned(),
+    );
+    assert_eq!(
+        post("/v1/office/orders", "Content-Type: text/plain", &order),
+        needs_json
+    );
+    assert_eq!(post("/v1/office/orders", "", &order), needs_json);
+    assert_eq!(
+        post(
+            "/v1/sync/push",
+            "Content-Type: application/x-www-form-urlencoded",
+            "a=1"
+        ),
+        needs_json
+    );
+    assert_eq!(
+        post(
+            "/v1/office/orders/import",
+            "Content-Type: application/xml",
+            "<orders/>"
+        ),
+        (
+            415,
+            "unsupported_media_type".to_owned(),
+            "an import is text/csv (with a header row) or application/json".to_owned()
+        )
+    );
+    let brotli = wire(
+        &w,
+        &format!(
+            "POST /v1/office/orders HTTP/1.1\r\n{}\r\n{json}\r\nContent-Encoding: br",
+            auth(&office)
+        ),
+        b"\x0b\x02\x80{}\x03",
+    );
+    assert_eq!(
+        brotli.error(),
+        (
+            415,
+            "unsupported_media_type".to_owned(),
+            "the body's Content-Encoding is not supported; Accept-Encoding lists those that are"
+                .to_owned()
+        )
+    );
+    assert_eq!(brotli.header("accept-encoding"), Some("zstd,gzip"));
+    // With a charset the type is still JSON: this one is created.
+    let r = wire(
+        &w,
+        &format!(
+            "POST /v1/office/orders HTTP/1.1\r\n{}\r\nContent-Type: application/json; charset=utf-8",
+            auth(&office)
+        ),
+        order.as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let created: Vec<OfficeWrite> = serde_json::from_slice(&r.body).expect("created");
+    let id = created[0].order.id;
+
+    // 400: not JSON at all, JSON cut short, a gzip body that does not decode.
+    assert_eq!(
+        post("/v1/office/orders", json, "{\"orders\": [}"),
+        (
+            400,
+            "malformed".to_owned(),
+            "not JSON: orders[0]: expected value at line 1 column 13".to_owned()
+        )
+    );
+    assert_eq!(
+        post("/v1/office/orders", json, "{\"orders\": ["),
+        (
+            400,
+            "malformed".to_owned(),
+            "not JSON: orders: EOF while parsing a list at line 1 column 12".to_owned()
+        )
+    );
+    assert_eq!(
+        post("/v1/office/orders", json, "{} {}"),
+        (
+            400,
+            "malformed".to_owned(),
+            "not JSON: trailing characters at line 1 column 4".to_owned()
+        )
+    );
+    assert_eq!(
+        post(
+            "/v1/office/orders",
+            &format!("{json}\r\nContent-Encoding: gzip"),
+            "not gzip"
+        ),
+        (
+            400,
+            "malformed".to_owned(),
+            "the body could not be read (cut short, or not valid gzip)".to_owned()
+        )
+    );
+    // 422: JSON of the wrong shape names the field's path.
+    let mut wrong: serde_json::Value = serde_json::from_str(&order).expect("order");
+    wrong["appointment"] = json!({ "mode": "within", "hours": "soon" });
+    assert_eq!(
+        post(
+            "/v1/office/orders",
+            json,
+            &json!({ "orders": [wrong] }).to_string()
+        ),
+        (
+            422,
+            "invalid".to_owned(),
+            "orders[0].appointment: wrong type, expected u32".to_owned()
+        )
+    );
+    assert_eq!(
+        post("/v1/office/orders", json, "{\"number\": 1}"),
+        (
+            422,
+            "invalid".to_owned(),
+            "number: wrong type, expected a string".to_owned()
+        )
+    );
+    assert_eq!(
+        post(
+            &format!("/v1/office/orders/{id}"),
+            json,
+            "{\"priority\": \"urgent\"}"
+        ),
+        (
+            405,
+            "method_not_allowed".to_owned(),
+            "this method is not allowed here; the Allow header lists those that are".to_owned()
+        )
+    );
+    assert_eq!(
+        post(
+            &format!("/v1/office/orders/{id}/reassign"),
+            json,
+            "{\"crew\": \"C2\"}"
+        ),
+        (422, "invalid".to_owned(), "crew_id: missing".to_owned())
+    );
+    let r = wire(
+        &w,
+        &format!(
+            "PATCH /v1/office/orders/{id} HTTP/1.1\r\n{}\r\n{json}",
+            auth(&office)
+        ),
+        b"{\"priority\": \"whenever\", \"colour\": 1}",
+    );
+    assert_eq!(
+        r.error(),
+        (
+            422,
+            "invalid".to_owned(),
+            "priority: unknown value, expected one of `low`, `normal`, `high`, `urgent`".to_owned()
+        )
+    );
+
+    // 400: a query string parameter of the wrong form, or a required one missing.
+    assert_eq!(
+        get("/v1/office/orders?limit=lots", &office),
+        (
+            400,
+            "malformed".to_owned(),
+            "query string: limit: invalid value".to_owned()
+        )
+    );
+    assert_eq!(
+        get("/v1/office/orders?status=lost", &office),
+        (
+            400,
+            "malformed".to_owned(),
+            "query string: status: unknown value, expected one of `dispatched`, `accepted`, \
+             `en_route`, `arrived`, `in_progress`, `completed`, `suspended`, `cancelled`"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        get("/v1/office/crews/C1/load", &office),
+        (
+            400,
+            "malformed".to_owned(),
+            "query string: day: missing".to_owned()
+        )
+    );
+    assert_eq!(
+        get("/v1/sync/pull?cursor=-", &crew),
+        (
+            400,
+            "malformed".to_owned(),
+            "query string: cursor: invalid value".to_owned()
+        )
+    );
+
+    // 413: a body announced larger than 64 MiB is refused before it is sent...
+    let too_large = (
+        413,
+        "too_large".to_owned(),
+        "the request body is larger than 67108864 bytes".to_owned(),
+    );
+    let r = wire(
+        &w,
+        &format!(
+            "POST /v1/office/orders/import HTTP/1.1\r\n{}\r\nContent-Type: text/csv\r\nContent-Length: {}",
+            auth(&office),
+            64 * 1024 * 1024 + 1
+        ),
+        b"",
+    );
+    assert_eq!(r.error(), too_large);
+    // ...and one that says nothing of its size (chunked) once the 64 MiB are in.
+    {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(w.server.addr()).expect("connect");
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .expect("timeout");
+        write!(
+            s,
+            "POST /v1/office/orders/import HTTP/1.1\r\nHost: 127.0.0.1\r\n{}\r\n\
+             Content-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n",
+            auth(&office)
+        )
+        .expect("head");
+        let chunk = vec![b'x'; 1024 * 1024];
+        for _ in 0..64 {
+            write!(s, "{:x}\r\n", chunk.len()).expect("size");
+            s.write_all(&chunk).expect("chunk");
+            s.write_all(b"\r\n").expect("end");
+        }
+        s.write_all(b"1\r\nx\r\n0\r\n\r\n").expect("last");
+        assert_eq!(read_reply(&mut s).error(), too_large);
+    }
+
+    // 416: a photo's range beyond its end; Content-Range still gives the size.
+    let (s, body) = w.office.bytes(
+        Method::POST,
+        &format!("/v1/office/orders/{id}/documents?kind=property_certificate"),
+        "image/jpeg",
+        camera_jpeg(300, 200, 3),
+    );
+    assert_eq!(s, StatusCode::CREATED);
+    let photo: fieldcrew_core::store::Photo = serde_json::from_slice(&body).expect("photo");
+    let r = wire(
+        &w,
+        &format!(
+            "GET /v1/photos/{} HTTP/1.1\r\n{}\r\nRange: bytes=99999999-",
+            photo.sha256,
+            auth(&office)
+        ),
+        b"",
+    );
+    assert_eq!(
+        r.error(),
+        (
+            416,
+            "range_not_satisfiable".to_owned(),
+            "the range starts beyond the end of the file (Content-Range gives its size)".to_owned()
+        )
+    );
+    assert_eq!(
+        r.header("content-range"),
+        Some(format!("bytes */{}", photo.bytes).as_str())
+    );
+
+    // The ones the handlers always answered in JSON stay so.
+    assert_eq!(
+        get("/v1/office/orders", "fc1.0000000000000000.00"),
+        (
+            401,
+            "unauthorized".to_owned(),
+            "missing, unknown or revoked token".to_owned()
+        )
+    );
+    assert_eq!(
+        get("/v1/office/orders", &crew),
+        (
+            403,
+            "forbidden".to_owned(),
+            "this token may not do that".to_owned()
+        )
+    );
+}
