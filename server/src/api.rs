@@ -320,61 +320,52 @@ fn csv_to_order(row: CsvOrder) -> std::result::Result<NewOrder, String> {
 /// `POST /v1/office/orders` (`{"orders": [...]}` or one order). Shared by the import endpoint
 /// and `fieldcrew-server import-orders`.
 pub fn parse_import(body: &Bytes, csv: bool) -> Result<Vec<NewOrder>> {
-    if csv {
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(body.as_ref());
-        let headers = reader
-            .headers()
-            .map_err(|e| ApiError::invalid(format!("row 1: {}", csv_problem(&e, None))))?
-            .clone();
-        let mut out = Vec::new();
-        for (i, row) in reader.deserialize::<CsvOrder>().enumerate() {
-            let row = row.map_err(|e| {
-                ApiError::invalid(format!(
-                    "row {}: {}",
-                    i + 2,
-                    csv_problem(&e, Some(&headers))
-                ))
-            })?;
-            out.push(
-                csv_to_order(row).map_err(|e| ApiError::invalid(format!("row {}: {e}", i + 2)))?,
-            );
-        }
-        Ok(out)
-    } else {
-        orders_of(parse_json(body)?)
+    if !csv {
+        return orders_of(parse_json(body)?);
     }
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(body.as_ref());
+    let headers = reader
+        .headers()
+        .map_err(|e| ApiError::invalid(format!("row 1: {}", csv_problem(&e))))?
+        .clone();
+    let mut out = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let row = i + 2;
+        let record =
+            record.map_err(|e| ApiError::invalid(format!("row {row}: {}", csv_problem(&e))))?;
+        // The row as column=cell pairs (an empty cell is no value), read like a query string:
+        // an error names the column and the problem, never the cell (the csv crate's own text
+        // quotes it, `unknown variant `张三``, and does not say which column a type's own
+        // error came from).
+        let pairs = headers
+            .iter()
+            .zip(record.iter())
+            .filter(|(_, v)| !v.is_empty());
+        let encoded = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
+        let order: CsvOrder = serde_path_to_error::deserialize(de).map_err(|e| {
+            ApiError::invalid(format!(
+                "row {row}: {}",
+                crate::error::describe_de(e.path(), e.inner())
+            ))
+        })?;
+        out.push(csv_to_order(order).map_err(|e| ApiError::invalid(format!("row {row}: {e}")))?);
+    }
+    Ok(out)
 }
 
-/// What is wrong with a CSV row: the column and the kind of problem, never the cell (the csv
-/// crate's text quotes it: `unknown variant `张三``).
-fn csv_problem(e: &csv::Error, headers: Option<&csv::StringRecord>) -> String {
-    use csv::DeserializeErrorKind as K;
+/// A CSV file that cannot be read as rows, told without its cells.
+fn csv_problem(e: &csv::Error) -> String {
     match e.kind() {
-        csv::ErrorKind::Deserialize { err, .. } => {
-            let column = err
-                .field()
-                .and_then(|i| headers?.get(usize::try_from(i).ok()?))
-                .filter(|c| {
-                    c.len() <= 64 && c.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                })
-                .map_or("a column".to_owned(), |c| format!("column {c}"));
-            let problem = match err.kind() {
-                K::ParseBool(_) => "not true or false".to_owned(),
-                K::ParseInt(_) => "not a whole number in range".to_owned(),
-                K::ParseFloat(_) => "not a number".to_owned(),
-                K::InvalidUtf8(_) => "not UTF-8".to_owned(),
-                K::UnexpectedEndOfRow => "missing (the row ends early)".to_owned(),
-                K::Message(m) | K::Unsupported(m) => crate::error::describe_at(String::new(), m),
-            };
-            format!("{column}: {problem}")
-        }
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
         } => format!("{len} fields, the header has {expected_len}"),
         csv::ErrorKind::Utf8 { .. } => "not UTF-8".into(),
-        _ => "the file could not be read".into(),
+        _ => "the file could not be read as CSV".into(),
     }
 }
 

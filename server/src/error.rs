@@ -316,7 +316,7 @@ fn backticked(s: &str) -> Option<&str> {
 /// What serde says was expected: a type's description from the code (`u32`, `a string`,
 /// `one of `slot`, `within``), bounded and on one line.
 fn clean_expected(s: &str) -> String {
-    let s: String = s.chars().filter(|c| !c.is_control()).take(160).collect();
+    let s: String = s.chars().filter(|c| !c.is_control()).take(400).collect();
     s.trim().to_owned()
 }
 

@@ -46,8 +46,10 @@ pub enum Checked {
     Conflict(Uuid, ConflictAction),
 }
 
+/// Parses a record strictly; the reason names the field and the problem, never the value (it
+/// goes back to the phone, is stored with the answer, and may be logged).
 fn parse<T: DeserializeOwned>(v: &Value, what: &str) -> Result<T, Reject> {
-    T::deserialize(v).map_err(|e| invalid(format!("malformed {what}: {e}")))
+    crate::error::from_value(v).map_err(|m| invalid(format!("malformed {what}: {m}")))
 }
 
 fn check_time(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Reject> {

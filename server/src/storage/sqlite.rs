@@ -550,7 +550,7 @@ fn field_value(o: &WorkOrder, field: &str) -> Value {
 /// Sets a field from JSON (already validated for crew writes; checked here for the rest).
 fn set_field(o: &mut WorkOrder, field: &str, v: &Value) -> Result<(), String> {
     fn p<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, String> {
-        T::deserialize(v).map_err(|e| e.to_string())
+        crate::error::from_value(v)
     }
     match field {
         "appointment" => {
