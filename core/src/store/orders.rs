@@ -49,7 +49,7 @@ pub(crate) fn summary_from_row(row: &Row<'_>, store: &Store) -> rusqlite::Result
         address: row.get(6)?,
         area: row.get(7)?,
         location: location_at(row, 8)?,
-        appointment: codec::json(row, 10)?,
+        appointment: codec::appointment(row, 10)?,
         due_at,
         agenda_at: codec::time(row, 12)?,
         urgency: status
@@ -103,7 +103,7 @@ fn order_from_row(row: &Row<'_>, meters: Vec<Meter>) -> rusqlite::Result<WorkOrd
             location: location_at(row, 10)?,
         },
         meters,
-        appointment: codec::json(row, 12)?,
+        appointment: codec::appointment(row, 12)?,
         accepted_at: codec::time(row, 13)?,
         required_documents: codec::json::<Vec<DocumentKind>>(row, 14)?,
         dispatch_notes: row.get(15)?,
