@@ -271,6 +271,34 @@ pub fn crew_op(op: &PushOp, caller: &Caller, now: DateTime<Utc>) -> Result<Check
     }
 }
 
+/// The prepaid balance a replaced meter may show, in yuan, either way (exclusive): nine integer
+/// digits, as many as the phone takes (`fieldcrew_core::survey::parse_money`).
+pub const MAX_BALANCE: i64 = 1_000_000_000;
+
+/// Checks the prepaid balance read off a replaced meter (`old_balance`) as the phone does when
+/// the crew types it (`Store::record_replacement`, `parse_money`): given for a prepaid meter and
+/// only for one, exact yuan with at most two decimals and at most nine integer digits. It may be
+/// negative, as the phone allows: meters with emergency credit run below zero. (A decimal is
+/// never NaN or infinite: `"NaN"` does not parse, and is refused as malformed.)
+pub fn check_old_balance(balance: Option<Decimal>, old_meter: &Meter) -> Result<(), Reject> {
+    match (balance, old_meter.prepaid) {
+        (None, false) => Ok(()),
+        (None, true) => Err(invalid(
+            "old_balance: the old meter is prepaid; the balance left on it is required",
+        )),
+        (Some(_), false) => Err(invalid(
+            "old_balance: the old meter is not prepaid, so it has no balance",
+        )),
+        (Some(b), true) if b.scale() > 2 => Err(invalid(
+            "old_balance: a money amount has at most two decimals",
+        )),
+        (Some(b), true) if b.abs() >= Decimal::from(MAX_BALANCE) => Err(invalid(
+            "old_balance: at most 999999999.99 yuan, above or below zero",
+        )),
+        (Some(_), true) => Ok(()),
+    }
+}
+
 /// Checks a photo's metadata: its content address, sizes within the server's limits, sane times.
 pub fn check_photo(p: &Photo, now: DateTime<Utc>) -> Result<(), Reject> {
     p.check_record().map_err(invalid)?;

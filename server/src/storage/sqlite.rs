@@ -796,11 +796,14 @@ impl SqliteStorage {
                 if let Some(found) = tx.fact_order(r.id)? {
                     return Ok(dedup(found, op.order_id));
                 }
-                if tx.row(op.order_id)?.order.meter(&r.old_meter).is_none() {
+                let Some(old) = tx.row(op.order_id)?.order.meter(&r.old_meter) else {
                     return Ok(rejected((
                         RejectCode::Invalid,
                         format!("meter {} is not on this order", r.old_meter),
                     )));
+                };
+                if let Err(reject) = validate::check_old_balance(r.old_balance, old) {
+                    return Ok(rejected(reject));
                 }
                 let body = serde_json::to_string(&r)?;
                 tx.insert_fact("replacement", r.id, op.order_id, r.at, r.hlc, &body)?;
