@@ -81,6 +81,9 @@ fn http(server: &RunningServer, head: &str, body: &[u8]) -> (u16, String) {
     (status, body.to_owned())
 }
 
+/// A refused request: the status, the error code and the message.
+type Refusal = (u16, String, String);
+
 /// The error body's code and message (the reply must be exactly the error body).
 fn error_of(body: &str) -> (String, String) {
     let v: Value = serde_json::from_str(body).expect("JSON");
@@ -205,7 +208,7 @@ fn personal_data_in_wrongly_typed_fields_reaches_neither_replies_nor_logs() {
             .expect("reason")
             .to_owned()
     };
-    let refused = |(status, body): (u16, String)| -> (u16, String, String) {
+    let refused = |(status, body): (u16, String)| -> Refusal {
         let (code, message) = error_of(&body);
         (status, code, message)
     };
@@ -233,7 +236,7 @@ fn personal_data_in_wrongly_typed_fields_reaches_neither_replies_nor_logs() {
     );
     let oid = order_id.to_string();
 
-    let checks: Vec<((u16, String, String), (u16, String, String))> = vec![
+    let checks: Vec<(Refusal, Refusal)> = vec![
         (
             refused(create(with(&["appointment", "hours"], json!(NAME)))),
             invalid("orders[0].appointment: wrong type, expected u32"),
