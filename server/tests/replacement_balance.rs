@@ -43,7 +43,7 @@ struct Setup {
 }
 
 /// Crew C1 with member m1, and one meter replacement order with a prepaid meter `P1` and an
-/// ordinary one `N1`.
+/// ordinary one `N1` to replace, and the new meters `NEW-1` (ordinary) and `NEW-P` (prepaid).
 fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("dir");
     let storage = SqliteStorage::open(dir.path()).expect("storage");
@@ -99,7 +99,13 @@ fn setup() -> Setup {
                     area: "Yuecheng".into(),
                     location: None,
                 },
-                meters: vec![meter("P1", true), meter("N1", false)],
+                // Dispatch lists the meters to fit too: an ordinary and a prepaid one.
+                meters: vec![
+                    meter("P1", true),
+                    meter("N1", false),
+                    meter("NEW-1", false),
+                    meter("NEW-P", true),
+                ],
                 required_documents: None,
                 appointment: Appointment::Slot {
                     start,
@@ -133,6 +139,17 @@ fn setup() -> Setup {
 /// Pushes a replacement of `old_meter` whose `old_balance` is `balance` as raw JSON (absent when
 /// `None`); the answer.
 fn push(s: &Setup, old_meter: &str, balance: Option<Value>) -> Outcome {
+    push_new(s, old_meter, balance, "NEW-1", None)
+}
+
+/// The same, fitting `new_meter` with the card `new_card`.
+fn push_new(
+    s: &Setup,
+    old_meter: &str,
+    balance: Option<Value>,
+    new_meter: &str,
+    new_card: Option<&str>,
+) -> Outcome {
     let hlc = Hlc {
         wall_ms: Utc::now().timestamp_millis(),
         counter: 1,
@@ -143,8 +160,8 @@ fn push(s: &Setup, old_meter: &str, balance: Option<Value>) -> Outcome {
         order_id: s.order,
         old_meter: old_meter.into(),
         old_balance: None,
-        new_meter: "NEW-1".into(),
-        new_card: None,
+        new_meter: new_meter.into(),
+        new_card: new_card.map(Into::into),
         at: Utc::now(),
         member_id: "m1".into(),
         hlc,
@@ -275,5 +292,41 @@ fn a_balance_the_phone_would_refuse_is_rejected_and_not_stored() {
             Some("35.20".to_owned()),
             Some("999999999.99".to_owned())
         ]
+    );
+}
+
+/// The new meter must be on the order (dispatch listed it or the phone installed it first), and
+/// a prepaid one needs its card, as on the phone; refused ones leave nothing stored.
+#[test]
+fn the_new_meter_is_on_the_order_and_a_prepaid_one_has_its_card() {
+    let s = setup();
+    let invalid = |reason: &str| Outcome::Rejected {
+        code: RejectCode::Invalid,
+        reason: reason.into(),
+    };
+    assert_eq!(
+        push_new(&s, "N1", None, "GHOST-9", None),
+        invalid(
+            "new_meter: meter GHOST-9 is not on this order; it is installed before it replaces one"
+        )
+    );
+    assert_eq!(
+        push_new(&s, "N1", None, "NEW-P", None),
+        invalid("new_card: the new meter is prepaid; its card's number is required")
+    );
+    assert!(stored_balances(&s).is_empty(), "nothing refused was stored");
+    assert_eq!(
+        push_new(&s, "N1", None, "NEW-P", Some("CARD7788")),
+        Outcome::Applied
+    );
+    let stored = s
+        .storage
+        .order_detail(s.order)
+        .expect("detail")
+        .replacements;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        (stored[0].new_meter.as_str(), stored[0].new_card.as_deref()),
+        ("NEW-P", Some("CARD7788"))
     );
 }

@@ -796,7 +796,8 @@ impl SqliteStorage {
                 if let Some(found) = tx.fact_order(r.id)? {
                     return Ok(dedup(found, op.order_id));
                 }
-                let Some(old) = tx.row(op.order_id)?.order.meter(&r.old_meter) else {
+                let order = &tx.row(op.order_id)?.order;
+                let Some(old) = order.meter(&r.old_meter) else {
                     return Ok(rejected((
                         RejectCode::Invalid,
                         format!("meter {} is not on this order", r.old_meter),
@@ -804,6 +805,28 @@ impl SqliteStorage {
                 };
                 if let Err(reject) = validate::check_old_balance(r.old_balance, old) {
                     return Ok(rejected(reject));
+                }
+                // The new meter is on the order (dispatch listed it, or the phone's install of it
+                // came earlier in the outbox), and a prepaid one comes with its card, as the
+                // phone requires.
+                match order.meter(&r.new_meter) {
+                    None => {
+                        return Ok(rejected((
+                            RejectCode::Invalid,
+                            format!(
+                                "new_meter: meter {} is not on this order; it is installed before it replaces one",
+                                r.new_meter
+                            ),
+                        )));
+                    }
+                    Some(new) if new.prepaid && r.new_card.is_none() => {
+                        return Ok(rejected((
+                            RejectCode::Invalid,
+                            "new_card: the new meter is prepaid; its card's number is required"
+                                .into(),
+                        )));
+                    }
+                    Some(_) => {}
                 }
                 let body = serde_json::to_string(&r)?;
                 tx.insert_fact("replacement", r.id, op.order_id, r.at, r.hlc, &body)?;
