@@ -712,7 +712,9 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
     func agenda(day: String, position: GeoPoint?) throws  -> [AgendaGroup]
     
     /**
-     * Stops the sync running on another thread. Cheap; safe from any thread.
+     * Stops the sync or photo transfer running on another thread, and any already called and
+     * waiting for it (Interrupted). A sync called afterwards runs normally: a cancel tapped
+     * while nothing runs is not kept for later. Cheap; safe from any thread.
      */
     func cancelSync() 
     
@@ -976,7 +978,9 @@ open func agenda(day: String, position: GeoPoint?)throws  -> [AgendaGroup]  {
 }
     
     /**
-     * Stops the sync running on another thread. Cheap; safe from any thread.
+     * Stops the sync or photo transfer running on another thread, and any already called and
+     * waiting for it (Interrupted). A sync called afterwards runs normally: a cancel tapped
+     * while nothing runs is not kept for later. Cheap; safe from any thread.
      */
 open func cancelSync()  {try! rustCall() {
         uniffiCallStatus in
@@ -1604,7 +1608,8 @@ public func FfiConverterTypePhotoTransferListener_lower(_ value: PhotoTransferLi
 public protocol SyncListener: AnyObject, Sendable {
     
     /**
-     * `total` is known for the push (the outbox's size), not for the pull.
+     * `total` is the outbox's size for the push; for the pull, the server's count once the
+     * first page arrived (null before it, and from a server that does not count).
      */
     func onProgress(phase: SyncPhase, done: UInt64, total: UInt64?) 
     
@@ -1667,7 +1672,8 @@ open class SyncListenerImpl: SyncListener, @unchecked Sendable {
 
     
     /**
-     * `total` is known for the push (the outbox's size), not for the pull.
+     * `total` is the outbox's size for the push; for the pull, the server's count once the
+     * first page arrived (null before it, and from a server that does not count).
      */
 open func onProgress(phase: SyncPhase, done: UInt64, total: UInt64?)  {try! rustCall() {
         uniffiCallStatus in
@@ -6465,7 +6471,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_agenda() != 26151) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_cancel_sync() != 20407) {
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_cancel_sync() != 15527) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_check_readings() != 28508) {
@@ -6552,7 +6558,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldcrew_ffi_checksum_method_phototransferlistener_on_progress() != 42641) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldcrew_ffi_checksum_method_synclistener_on_progress() != 3479) {
+    if (uniffi_fieldcrew_ffi_checksum_method_synclistener_on_progress() != 12450) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_constructor_fieldcrew_open() != 40217) {

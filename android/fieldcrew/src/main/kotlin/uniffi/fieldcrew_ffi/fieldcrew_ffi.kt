@@ -1028,7 +1028,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_agenda() and 0xFFFF) != 26151) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_cancel_sync() and 0xFFFF) != 20407) {
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_cancel_sync() and 0xFFFF) != 15527) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_check_readings() and 0xFFFF) != 28508) {
@@ -1115,7 +1115,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_phototransferlistener_on_progress() and 0xFFFF) != 42641) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldcrew_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 3479) {
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 12450) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_constructor_fieldcrew_open() and 0xFFFF) != 40217) {
@@ -1696,7 +1696,9 @@ public interface FieldCrewInterface {
     fun `agenda`(`day`: kotlin.String, `position`: GeoPoint?): List<AgendaGroup>
     
     /**
-     * Stops the sync running on another thread. Cheap; safe from any thread.
+     * Stops the sync or photo transfer running on another thread, and any already called and
+     * waiting for it (Interrupted). A sync called afterwards runs normally: a cancel tapped
+     * while nothing runs is not kept for later. Cheap; safe from any thread.
      */
     fun `cancelSync`()
     
@@ -2019,7 +2021,9 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
 
     
     /**
-     * Stops the sync running on another thread. Cheap; safe from any thread.
+     * Stops the sync or photo transfer running on another thread, and any already called and
+     * waiting for it (Interrupted). A sync called afterwards runs normally: a cancel tapped
+     * while nothing runs is not kept for later. Cheap; safe from any thread.
      */override fun `cancelSync`()
         = 
     callWithHandle {
@@ -2991,7 +2995,8 @@ public object FfiConverterTypePhotoTransferListener: FfiConverter<PhotoTransferL
 public interface SyncListener {
     
     /**
-     * `total` is known for the push (the outbox's size), not for the pull.
+     * `total` is the outbox's size for the push; for the pull, the server's count once the
+     * first page arrived (null before it, and from a server that does not count).
      */
     fun `onProgress`(`phase`: SyncPhase, `done`: kotlin.ULong, `total`: kotlin.ULong?)
     
@@ -3105,7 +3110,8 @@ open class SyncListenerImpl: Disposable, AutoCloseable, SyncListener
 
     
     /**
-     * `total` is known for the push (the outbox's size), not for the pull.
+     * `total` is the outbox's size for the push; for the pull, the server's count once the
+     * first page arrived (null before it, and from a server that does not count).
      */override fun `onProgress`(`phase`: SyncPhase, `done`: kotlin.ULong, `total`: kotlin.ULong?)
         = 
     callWithHandle {
