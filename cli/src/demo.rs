@@ -1433,7 +1433,7 @@ pub fn sample_photo(edge: u32, variant: u32) -> CliResult<Vec<u8>> {
             let bit = (x * 20 / w).checked_sub(2).filter(|b| *b < 16);
             let mark = y > h / 40
                 && y < h / 12
-                && bit.is_some_and(|b| (variant >> b) & 1 == 1 && (x * 40 / w) % 2 == 0);
+                && bit.is_some_and(|b| (variant >> b) & 1 == 1 && (x * 40 / w).is_multiple_of(2));
             let (rr, gg, bb) = if mark {
                 (20, 20, 30)
             } else if (d - r).abs() < r * 0.08 || (d < r * 0.3) {

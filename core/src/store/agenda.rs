@@ -111,13 +111,13 @@ pub(crate) fn arrange(
             .drain(..)
             .partition(|i| i.order.status.is_open());
         let mut open = open;
-        open.sort_by(|a, b| by_time(a, b));
+        open.sort_by(by_time);
         let mut ordered = match query.position {
             Some(from) => nearest_next(open, from, query.window),
             None => open,
         };
         let mut done = done;
-        done.sort_by(|a, b| by_time(a, b));
+        done.sort_by(by_time);
         ordered.extend(done);
         group.items = ordered;
     }

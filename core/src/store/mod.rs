@@ -238,7 +238,7 @@ impl Store {
     }
 
     pub fn session(&self) -> Result<Option<Session>> {
-        self.read(|c| session_of(c))
+        self.read(session_of)
     }
 
     /// Runs `f` in an IMMEDIATE transaction on the writer connection and commits if it succeeds.

@@ -61,7 +61,7 @@ fn csv_import_lists_filters_and_capacity_warnings() {
     );
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert!(v["message"].as_str().unwrap_or("").contains("row 2"), "{v}");
-    let dup = format!("{}", csv.lines().take(2).collect::<Vec<_>>().join("\n"));
+    let dup = csv.lines().take(2).collect::<Vec<_>>().join("\n");
     let (status, _) = w
         .office
         .raw(Method::POST, "/v1/office/orders/import", "text/csv", dup);
