@@ -150,33 +150,54 @@ fn by_time(a: &AgendaItem, b: &AgendaItem) -> std::cmp::Ordering {
 /// Greedy nearest-next: from the current position, among the remaining orders whose time is
 /// within `window` of the earliest remaining one, go to the nearest; orders without a position
 /// keep their time order.
+///
+/// Candidates are compared by the straight-line (chord) distance between points on the unit
+/// sphere, which orders them exactly as the great-circle distance does (it grows with the angle)
+/// at a few multiplications a pair instead of haversine's trigonometry: a crew's day compares
+/// every open order of an area with every other. The picked order's distance is haversine.
 fn nearest_next(
     mut remaining: Vec<AgendaItem>,
     from: GeoPoint,
     window: Duration,
 ) -> Vec<AgendaItem> {
     let mut out = Vec::with_capacity(remaining.len());
+    let mut points: Vec<Option<[f64; 3]>> = remaining
+        .iter()
+        .map(|i| i.order.location.map(unit_vector))
+        .collect();
     let mut here = from;
+    let mut here_v = unit_vector(from);
     while !remaining.is_empty() {
         let horizon = remaining[0].order.agenda_at + window;
         let pick = remaining
             .iter()
+            .zip(&points)
             .enumerate()
-            .take_while(|(_, i)| i.order.agenda_at <= horizon)
-            .filter_map(|(idx, i)| i.order.location.map(|loc| (idx, here.distance_m(&loc))))
+            .take_while(|(_, (i, _))| i.order.agenda_at <= horizon)
+            .filter_map(|(idx, (_, p))| p.map(|p| (idx, chord2(here_v, p))))
             .min_by(|a, b| a.1.total_cmp(&b.1));
-        let (idx, distance) = match pick {
-            Some((idx, d)) => (idx, Some(d)),
-            None => (0, None),
-        };
+        let idx = pick.map_or(0, |(idx, _)| idx);
         let mut item = remaining.remove(idx);
-        item.distance_m = distance;
-        if let Some(loc) = item.order.location {
+        let point = points.remove(idx);
+        if let (Some(loc), Some(v)) = (item.order.location, point) {
+            item.distance_m = pick.is_some().then(|| here.distance_m(&loc));
             here = loc;
+            here_v = v;
         }
         out.push(item);
     }
     out
+}
+
+fn unit_vector(p: GeoPoint) -> [f64; 3] {
+    let (lat, lon) = (p.lat.to_radians(), p.lon.to_radians());
+    [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
+}
+
+/// The squared chord between two unit vectors.
+fn chord2(a: [f64; 3], b: [f64; 3]) -> f64 {
+    let (x, y, z) = (a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+    x * x + y * y + z * z
 }
 
 #[cfg(test)]
@@ -260,5 +281,68 @@ mod tests {
         );
         let d = groups[0].items[0].distance_m.unwrap();
         assert!(d > 100.0 && d < 200.0, "{d}");
+    }
+
+    /// The route the chord comparison picks is the one haversine picks, with the same
+    /// distances, for any day of orders around a city (some without a position).
+    mod routes {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn by_haversine(
+            mut remaining: Vec<AgendaItem>,
+            from: GeoPoint,
+            window: Duration,
+        ) -> Vec<(String, Option<f64>)> {
+            let mut out = Vec::new();
+            let mut here = from;
+            while !remaining.is_empty() {
+                let horizon = remaining[0].order.agenda_at + window;
+                let pick = remaining
+                    .iter()
+                    .enumerate()
+                    .take_while(|(_, i)| i.order.agenda_at <= horizon)
+                    .filter_map(|(idx, i)| i.order.location.map(|l| (idx, here.distance_m(&l))))
+                    .min_by(|a, b| a.1.total_cmp(&b.1));
+                let (idx, d) = pick.map_or((0, None), |(i, d)| (i, Some(d)));
+                let item = remaining.remove(idx);
+                if let Some(l) = item.order.location {
+                    here = l;
+                }
+                out.push((item.order.number, d));
+            }
+            out
+        }
+
+        proptest! {
+            #[test]
+            fn chord_and_haversine_pick_the_same_route(
+                stops in proptest::collection::vec(
+                    (0u32..10, proptest::option::weighted(0.9, (30.0f64..30.5, 120.0f64..120.5))),
+                    1..40,
+                ),
+                window_h in 0i64..4,
+            ) {
+                let items: Vec<AgendaItem> = stops
+                    .iter()
+                    .enumerate()
+                    .map(|(n, (hour, loc))| AgendaItem {
+                        order: item(&format!("{n:03}"), "a", *hour, *loc, Status::Dispatched),
+                        distance_m: None,
+                        carried_over: false,
+                    })
+                    .collect();
+                let mut items = items;
+                items.sort_by(by_time);
+                let from = GeoPoint { lat: 30.25, lon: 120.25 };
+                let window = Duration::hours(window_h);
+                let expected = by_haversine(items.clone(), from, window);
+                let got: Vec<(String, Option<f64>)> = nearest_next(items, from, window)
+                    .into_iter()
+                    .map(|i| (i.order.number, i.distance_m))
+                    .collect();
+                prop_assert_eq!(got, expected);
+            }
+        }
     }
 }
