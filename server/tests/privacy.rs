@@ -9,7 +9,9 @@
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use fieldcrew_server::{Capacity, Crew, Member, Role, RunningServer, Storage, issue_token};
+mod common;
+
+use fieldcrew_server::{RunningServer, issue_token};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -127,28 +129,7 @@ fn personal_data_in_wrongly_typed_fields_reaches_neither_replies_nor_logs() {
     let dir = tempfile::tempdir().expect("dir");
     let server = RunningServer::start(dir.path()).expect("server");
     let s = server.storage();
-    s.add_crew(&Crew {
-        id: "C1".into(),
-        name: "crew".into(),
-        capacity: Capacity {
-            surveys: 5,
-            installs: 5,
-            checks: 5,
-        },
-    })
-    .expect("crew");
-    for (id, crew, role) in [
-        ("m1", Some("C1"), Role::Crew),
-        ("d1", None, Role::Dispatcher),
-    ] {
-        s.add_member(&Member {
-            id: id.into(),
-            name: id.into(),
-            crew_id: crew.map(Into::into),
-            role,
-        })
-        .expect("member");
-    }
+    common::crew_c1_and_dispatcher(s);
     let office = issue_token(s, "d1", "desk", None).expect("token").token;
     let crew = issue_token(s, "m1", "p1", None).expect("token").token;
     let as_office = |line: &str| format!("{line}\r\nAuthorization: Bearer {office}");

@@ -2,6 +2,8 @@
 //! phone checks it when the crew types it: a push carrying a balance the phone would refuse is
 //! rejected with a reason the crew can read, and nothing of it is stored.
 
+mod common;
+
 use chrono::{Duration, TimeZone, Utc};
 use fieldcrew_core::hlc::Hlc;
 use fieldcrew_core::reading::{Register, RegisterSpec};
@@ -12,7 +14,7 @@ use fieldcrew_core::work_order::{
     Appointment, Customer, Meter, MeterRegister, Priority, Site, WorkKind,
 };
 use fieldcrew_server::storage::NewOrder;
-use fieldcrew_server::{Caller, Capacity, Crew, Member, Role, SqliteStorage, Storage};
+use fieldcrew_server::{Caller, Role, SqliteStorage, Storage};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -47,30 +49,7 @@ struct Setup {
 fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("dir");
     let storage = SqliteStorage::open(dir.path()).expect("storage");
-    storage
-        .add_crew(&Crew {
-            id: "C1".into(),
-            name: "crew".into(),
-            capacity: Capacity {
-                surveys: 5,
-                installs: 5,
-                checks: 5,
-            },
-        })
-        .expect("crew");
-    for (id, crew, role) in [
-        ("m1", Some("C1"), Role::Crew),
-        ("d1", None, Role::Dispatcher),
-    ] {
-        storage
-            .add_member(&Member {
-                id: id.into(),
-                name: id.into(),
-                crew_id: crew.map(Into::into),
-                role,
-            })
-            .expect("member");
-    }
+    common::crew_c1_and_dispatcher(&storage);
     let office = Caller {
         member_id: "d1".into(),
         crew_id: None,
