@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use chrono::{Duration, FixedOffset, NaiveDate};
 use fieldcrew_core::store::{self, AgendaQuery, Session, Store, StoreKey, StoreOptions, WipeMode};
 use fieldcrew_core::sync::wire::ResolveChoice;
-use fieldcrew_core::sync::{CancelHandle, SyncClient, SyncConfig};
+use fieldcrew_core::sync::{CancelHandle, RunTicket, SyncClient, SyncConfig};
 
 pub use error::FieldCrewError;
 use error::Result;
@@ -61,12 +61,17 @@ pub struct FieldCrew {
     store: RwLock<Option<Store>>,
     /// The sync client once a server is configured (`login` or `use_server`).
     sync: Mutex<Option<Arc<SyncClient>>>,
-    /// Cancels the sync in flight; kept outside the client's lock so another thread can reach it.
-    cancel: Mutex<Option<CancelHandle>>,
+    /// Cancels the network runs (sync, photo transfer, login); one for the device, shared by
+    /// every client `login` and `use_server` make, so a ticket outlives a change of server.
+    cancel: CancelHandle,
     photos_on_metered: bool,
 }
 
 impl FieldCrew {
+    fn ticket_or_now(&self, ticket: Option<u64>) -> RunTicket {
+        ticket.map_or_else(|| self.cancel.ticket(), RunTicket)
+    }
+
     fn store(&self) -> Result<StoreRef<'_>> {
         let guard = self.store.read().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
@@ -113,8 +118,7 @@ impl FieldCrew {
         if self.photos_on_metered {
             config.photo_policy = fieldcrew_core::sync::PhotoPolicy::Always;
         }
-        let client = Arc::new(SyncClient::new(config)?);
-        *self.cancel.lock().unwrap_or_else(|p| p.into_inner()) = Some(client.cancel_handle());
+        let client = Arc::new(SyncClient::with_cancel(config, self.cancel.clone())?);
         *self.sync.lock().unwrap_or_else(|p| p.into_inner()) = Some(client.clone());
         Ok(client)
     }
@@ -150,16 +154,19 @@ impl FieldCrew {
         Ok(Arc::new(FieldCrew {
             store: RwLock::new(Some(store)),
             sync: Mutex::new(None),
-            cancel: Mutex::new(None),
+            cancel: CancelHandle::default(),
             photos_on_metered: config.photos_on_metered,
         }))
     }
 
     /// First sign-in on this device (online): checks the token with the server and records its
     /// member and crew. The shell keeps the token in its keystore.
-    pub fn login(&self, server_url: String, token: String) -> Result<Login> {
+    /// `ticket`: see [`FieldCrew::sync_ticket`].
+    #[uniffi::method(default(ticket = None))]
+    pub fn login(&self, server_url: String, token: String, ticket: Option<u64>) -> Result<Login> {
+        let ticket = self.ticket_or_now(ticket);
         let client = self.configure(server_url, token)?;
-        let me = client.login(&*self.store()?)?;
+        let me = client.login_from(ticket, &*self.store()?)?;
         Ok(Login {
             member_id: me.member_id,
             crew_id: me.crew_id.unwrap_or_default(),
@@ -176,27 +183,46 @@ impl FieldCrew {
     /// from a background thread; `cancel_sync` from another thread stops it (Interrupted).
     /// Network failures are retried with backoff before failing with Network; a refused token
     /// is Auth. A malformed reply changes nothing locally.
-    pub fn sync(&self, listener: Option<Arc<dyn SyncListener>>) -> Result<SyncSummary> {
+    /// `ticket`: see [`FieldCrew::sync_ticket`].
+    #[uniffi::method(default(ticket = None))]
+    pub fn sync(
+        &self,
+        listener: Option<Arc<dyn SyncListener>>,
+        ticket: Option<u64>,
+    ) -> Result<SyncSummary> {
+        let ticket = self.ticket_or_now(ticket);
         let client = self.client()?;
         let store = self.store()?;
         let mut progress = sync::progress_callback(listener);
-        Ok(client.sync(&store, &mut progress)?.into())
+        Ok(client.sync_from(ticket, &store, &mut progress)?.into())
+    }
+
+    /// A ticket for a network call (sync, photo transfer, login) about to be handed to a
+    /// background thread: passed to the call, it makes any `cancel_sync` from now on stop that
+    /// call, even one made before the background thread got to it. Without one, a call is
+    /// stopped by cancels made after it began. Cheap; any thread.
+    pub fn sync_ticket(&self) -> u64 {
+        self.cancel.ticket().0
     }
 
     /// Moves photo bytes after the data sync: uploads the device's photos (on a metered network
     /// only if `Config::photos_on_metered`), resumable, one failing photo never blocking the
     /// others; downloads the documents the customer supplied online. Blocking: background
     /// thread; `cancel_sync` stops it.
+    /// `ticket`: see [`FieldCrew::sync_ticket`].
+    #[uniffi::method(default(ticket = None))]
     pub fn transfer_photos(
         &self,
         network: NetworkKind,
         listener: Option<Arc<dyn PhotoTransferListener>>,
+        ticket: Option<u64>,
     ) -> Result<PhotoTransferSummary> {
+        let ticket = self.ticket_or_now(ticket);
         let client = self.client()?;
         let store = self.store()?;
         let mut progress = sync::transfer_callback(listener);
         Ok(client
-            .transfer_photos(&store, network.into(), &mut progress)?
+            .transfer_photos_from(ticket, &store, network.into(), &mut progress)?
             .into())
     }
 
@@ -206,18 +232,12 @@ impl FieldCrew {
         Ok(self.store()?.photo_transfer(id)?.state.into())
     }
 
-    /// Stops the sync or photo transfer running on another thread, and any already called and
-    /// waiting for it (Interrupted). A sync called afterwards runs normally: a cancel tapped
-    /// while nothing runs is not kept for later. Cheap; safe from any thread.
+    /// Stops the network calls (sync, photo transfer, login) running on other threads, those
+    /// waiting for them, and those whose ticket was taken before it (Interrupted). A call asked
+    /// for afterwards runs normally: a cancel tapped while nothing runs is not kept for later.
+    /// Cheap; safe from any thread.
     pub fn cancel_sync(&self) {
-        if let Some(handle) = self
-            .cancel
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
-            handle.cancel();
-        }
+        self.cancel.cancel();
     }
 
     /// Conflicts on the crew's orders, newest first. Cheap.

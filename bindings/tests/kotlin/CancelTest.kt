@@ -98,8 +98,8 @@ fun cancelTests(root: java.io.File) {
             second.cancel()
             runCatching { withTimeout(2_000) { second.await() } }
 
-            // Cancelled before the call reaches the network: still stopped (the stop is repeated
-            // until the call returns, since a sync clears the cancel flag when it starts).
+            // Cancelled before the call reaches the network: still stopped (its ticket was taken
+            // before the call was handed to a thread).
             val early = calls.async(start = CoroutineStart.UNDISPATCHED) { client.sync() }
             early.cancel()
             check(runCatching { withTimeout(2_000) { early.await() } }.exceptionOrNull() is CancellationException,

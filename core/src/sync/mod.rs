@@ -170,17 +170,24 @@ pub struct SyncReport {
 struct CancelState {
     /// How many times [`CancelHandle::cancel`] was called.
     requested: AtomicU64,
-    /// `requested` as it stood when the run now going (or the last one) was called: the run is
-    /// cancelled once the two differ.
+    /// The ticket of the run now going (or the last one): the run is cancelled once
+    /// `requested` is past it.
     run_from: AtomicU64,
     notify: Notify,
 }
 
-/// Cancels the client's sync or photo transfer from any thread: the one in progress and any
-/// already called and waiting for it. A call made after `cancel` returns runs normally, so a
-/// cancel tapped while nothing runs is not left armed. Cheap; clone freely.
+/// Cancels the client's runs (sync, photo transfer, login) from any thread: every run whose
+/// [`RunTicket`] was taken before the cancel, whether it is going, waiting for the one going,
+/// or not called yet. A run whose ticket is taken after the cancel is not affected, so a cancel
+/// tapped while nothing runs is not left armed for a sync hours later. Cheap; clone freely.
 #[derive(Debug, Clone, Default)]
 pub struct CancelHandle(Arc<CancelState>);
+
+/// Where a run stands against cancels: taken when the run is asked for. A shell that hands the
+/// call to a background thread takes it first (`SyncClient::ticket`), so a cancel made before
+/// that thread got to the call still stops it. The plain calls take one on entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RunTicket(pub u64);
 
 impl CancelHandle {
     pub fn cancel(&self) {
@@ -188,9 +195,14 @@ impl CancelHandle {
         self.0.notify.notify_waiters();
     }
 
+    /// A ticket for a run asked for now.
+    pub fn ticket(&self) -> RunTicket {
+        RunTicket(self.0.requested.load(Ordering::SeqCst))
+    }
+
     /// Whether the current (or last) run was asked to stop.
     pub fn is_cancelled(&self) -> bool {
-        self.0.requested.load(Ordering::SeqCst) != self.0.run_from.load(Ordering::SeqCst)
+        self.0.requested.load(Ordering::SeqCst) > self.0.run_from.load(Ordering::SeqCst)
     }
 
     async fn cancelled(&self) {
@@ -228,6 +240,12 @@ enum Failure {
 
 impl SyncClient {
     pub fn new(config: SyncConfig) -> Result<SyncClient, SyncError> {
+        SyncClient::with_cancel(config, CancelHandle::default())
+    }
+
+    /// A client whose runs `cancel` stops: a shell that replaces its client (a new server or
+    /// token) keeps one handle, so tickets taken before the change still count.
+    pub fn with_cancel(config: SyncConfig, cancel: CancelHandle) -> Result<SyncClient, SyncError> {
         let url = config.server_url.trim_end_matches('/');
         check_server_url(url)?;
         if config.page_size == 0 || config.push_batch == 0 || config.retry.max_attempts == 0 {
@@ -280,7 +298,7 @@ impl SyncClient {
                 server_url: url.to_owned(),
                 ..config
             },
-            cancel: CancelHandle::default(),
+            cancel,
             running: Mutex::new(()),
         })
     }
@@ -290,14 +308,21 @@ impl SyncClient {
         self.cancel.clone()
     }
 
-    /// Starts a run (sync or photo transfer): notes which cancels came before the call, waits
-    /// for the run in progress, then holds the client until the guard drops. A cancel made
-    /// while this call waits stops it too.
-    pub(crate) fn start_run(&self) -> MutexGuard<'_, ()> {
-        let from = self.cancel.0.requested.load(Ordering::SeqCst);
+    /// A ticket for a run asked for now (see [`RunTicket`]). Cheap.
+    pub fn ticket(&self) -> RunTicket {
+        self.cancel.ticket()
+    }
+
+    /// Starts a run: waits for the run in progress, then holds the client until the guard
+    /// drops. Cancels made after `ticket` was taken stop it, also while it waits (then it does
+    /// not start: `Cancelled`).
+    pub(crate) fn start_run(&self, ticket: RunTicket) -> Result<MutexGuard<'_, ()>, SyncError> {
         let guard = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        self.cancel.0.run_from.store(from, Ordering::SeqCst);
-        guard
+        self.cancel.0.run_from.store(ticket.0, Ordering::SeqCst);
+        if self.cancel.is_cancelled() {
+            return Err(SyncError::Cancelled);
+        }
+        Ok(guard)
     }
 
     /// Pushes the outbox, then pulls until the server has nothing more. Blocking: call it from
@@ -307,7 +332,17 @@ impl SyncClient {
         store: &Store,
         progress: &mut dyn FnMut(SyncProgress),
     ) -> Result<SyncReport, SyncError> {
-        let _running = self.start_run();
+        self.sync_from(self.ticket(), store, progress)
+    }
+
+    /// [`SyncClient::sync`] for a run asked for when `ticket` was taken.
+    pub fn sync_from(
+        &self,
+        ticket: RunTicket,
+        store: &Store,
+        progress: &mut dyn FnMut(SyncProgress),
+    ) -> Result<SyncReport, SyncError> {
+        let _running = self.start_run(ticket)?;
         self.sync_running(store, progress)
     }
 

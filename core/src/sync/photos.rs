@@ -116,7 +116,7 @@ impl SyncClient {
         photo_progress: &mut dyn FnMut(TransferProgress),
     ) -> Result<(SyncReport, TransferReport), SyncError> {
         // One run for both: a cancel between the two stops the photos too.
-        let _running = self.start_run();
+        let _running = self.start_run(self.ticket())?;
         let report = self.sync_running(store, progress)?;
         let photos = self.transfer_running(store, network, photo_progress)?;
         Ok((report, photos))
@@ -131,7 +131,18 @@ impl SyncClient {
         network: NetworkKind,
         progress: &mut dyn FnMut(TransferProgress),
     ) -> Result<TransferReport, SyncError> {
-        let _running = self.start_run();
+        self.transfer_photos_from(self.ticket(), store, network, progress)
+    }
+
+    /// [`SyncClient::transfer_photos`] for a run asked for when `ticket` was taken.
+    pub fn transfer_photos_from(
+        &self,
+        ticket: super::RunTicket,
+        store: &Store,
+        network: NetworkKind,
+        progress: &mut dyn FnMut(TransferProgress),
+    ) -> Result<TransferReport, SyncError> {
+        let _running = self.start_run(ticket)?;
         self.transfer_running(store, network, progress)
     }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{SyncClient, SyncError};
+use super::{RunTicket, SyncClient, SyncError};
 use crate::store::{Session, Store};
 
 /// The server's answer to `GET /v1/sync/me`.
@@ -16,8 +16,14 @@ pub struct Me {
 }
 
 impl SyncClient {
-    /// Asks the server whose token this is. Blocking.
+    /// Asks the server whose token this is. Blocking; a run like a sync (one at a time, stopped
+    /// by a cancel).
     pub fn whoami(&self) -> Result<Me, SyncError> {
+        self.whoami_from(self.ticket())
+    }
+
+    fn whoami_from(&self, ticket: RunTicket) -> Result<Me, SyncError> {
+        let _running = self.start_run(ticket)?;
         let url = format!("{}/v1/sync/me", self.config.server_url);
         self.runtime
             .block_on(self.send::<Me>(|| self.http.get(&url)))
@@ -26,7 +32,12 @@ impl SyncClient {
     /// Signs the device in as the token's crew member: checks the token with the server and
     /// records the member and crew in the store. A dispatcher's token is refused.
     pub fn login(&self, store: &Store) -> Result<Me, SyncError> {
-        let me = self.whoami()?;
+        self.login_from(self.ticket(), store)
+    }
+
+    /// [`SyncClient::login`] for a run asked for when `ticket` was taken.
+    pub fn login_from(&self, ticket: RunTicket, store: &Store) -> Result<Me, SyncError> {
+        let me = self.whoami_from(ticket)?;
         let Some(crew_id) = me.crew_id.clone().filter(|c| !c.is_empty()) else {
             return Err(SyncError::Forbidden);
         };

@@ -7,10 +7,12 @@ import Foundation
 /// `interrupt()`, network calls (sync, photo transfer, login) with `cancelSync()`; the call then
 /// throws `CancellationError`.
 ///
-/// The core has one sync cancel flag per device, not one per call: cancelling `sync`,
-/// `transferPhotos` or `login` also stops a sync or photo transfer another Task runs at the same
-/// moment. Cancelling a store call interrupts the store statements running at that moment,
-/// which may include another Task's.
+/// A network call takes the core's ticket (`syncTicket()`) before it is handed to the queue, so
+/// the one `cancelSync()` its Task's cancellation makes stops it wherever it is: still queued,
+/// waiting for another network call (the core runs one at a time), or running. A call asked for
+/// after the cancel is not affected. The cancel is the device's, not the call's: it also stops
+/// the network calls other Tasks asked for before it. Cancelling a store call interrupts the
+/// store statements running at that moment, which may include another Task's.
 public final class FieldCrewClient: @unchecked Sendable {
     public let core: FieldCrew
     private let queue = DispatchQueue(label: "org.fieldcrew.core", qos: .userInitiated, attributes: .concurrent)
@@ -33,9 +35,6 @@ public final class FieldCrewClient: @unchecked Sendable {
 
     // MARK: running calls
 
-    /// What stops a call once its Task is cancelled.
-    private enum Stop { case store, network }
-
     /// Whether a call is still in the core.
     private final class Running: @unchecked Sendable {
         private let lock = NSLock()
@@ -44,8 +43,8 @@ public final class FieldCrewClient: @unchecked Sendable {
         func finish() { lock.lock(); running = false; lock.unlock() }
     }
 
-    /// Runs `body` on the background queue; cancelling the Task stops it in the core.
-    private func blocking<T>(_ stop: Stop = .store, _ body: @escaping (FieldCrew) throws -> T) async throws -> T {
+    /// Runs the store call `body` on the background queue; cancelling the Task interrupts it.
+    private func blocking<T>(_ body: @escaping (FieldCrew) throws -> T) async throws -> T {
         let core = self.core
         let running = Running()
         do {
@@ -60,7 +59,7 @@ public final class FieldCrewClient: @unchecked Sendable {
             } onCancel: {
                 // Not here: interrupt() waits for a rekey's lock, and the signal is repeated.
                 DispatchQueue.global(qos: .userInitiated).async {
-                    Self.stopUntilDone(core, stop, running)
+                    Self.interruptUntilDone(core, running)
                 }
             }
         } catch FieldCrewError.Interrupted where Task.isCancelled {
@@ -68,17 +67,33 @@ public final class FieldCrewClient: @unchecked Sendable {
         }
     }
 
-    /// Tells the call to stop, again every 20 ms until it returns: a sync that has not reached
-    /// the core yet clears the cancel flag when it starts, and an interrupt only hits the
-    /// statements running at that moment, so one signal could be lost. Gives up after 30 s.
-    private static func stopUntilDone(_ core: FieldCrew, _ stop: Stop, _ running: Running) {
+    /// Interrupts the store call, again every 20 ms until it returns: an interrupt only hits
+    /// the statements running at that moment, so one signal could miss a call that had not
+    /// reached its statement yet. Gives up after 30 s.
+    private static func interruptUntilDone(_ core: FieldCrew, _ running: Running) {
         let deadline = DispatchTime.now() + .seconds(30)
         while running.isRunning && DispatchTime.now() < deadline {
-            switch stop {
-            case .store: core.interrupt()
-            case .network: core.cancelSync()
-            }
+            core.interrupt()
             Thread.sleep(forTimeInterval: 0.02)
+        }
+    }
+
+    /// Runs the network call `body` (sync, photo transfer, login) on the background queue with
+    /// a ticket taken here, before the hand-over; cancelling the Task makes one `cancelSync()`,
+    /// which stops the call wherever it is (cheap and never blocking, so it runs in the handler).
+    private func network<T>(_ body: @escaping (FieldCrew, UInt64) throws -> T) async throws -> T {
+        let core = self.core
+        let ticket = core.syncTicket()
+        do {
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { cont in
+                    queue.async { cont.resume(with: Result { try body(core, ticket) }) }
+                }
+            } onCancel: {
+                core.cancelSync()
+            }
+        } catch FieldCrewError.Interrupted where Task.isCancelled {
+            throw CancellationError()
         }
     }
 
@@ -94,7 +109,7 @@ public final class FieldCrewClient: @unchecked Sendable {
 
     /// First sign-in on this device (online). Keep the token in the Keychain.
     public func login(serverUrl: String, token: String) async throws -> Login {
-        try await blocking(.network) { try $0.login(serverUrl: serverUrl, token: token) }
+        try await network { try $0.login(serverUrl: serverUrl, token: token, ticket: $1) }
     }
 
     /// Later app starts: remembers the server and token without contacting it.
@@ -114,7 +129,7 @@ public final class FieldCrewClient: @unchecked Sendable {
             }
         }
         let listener = progress.map { Listener($0) }
-        return try await blocking(.network) { try $0.sync(listener: listener) }
+        return try await network { try $0.sync(listener: listener, ticket: $1) }
     }
 
     /// Bytes and photos moved so far by `transferPhotos`.
@@ -143,14 +158,14 @@ public final class FieldCrewClient: @unchecked Sendable {
             }
         }
         let listener = progress.map { Listener($0) }
-        return try await blocking(.network) { try $0.transferPhotos(network: network, listener: listener) }
+        return try await self.network { try $0.transferPhotos(network: network, listener: listener, ticket: $1) }
     }
 
     public func photoState(photoId: String) async throws -> PhotoState {
         try await blocking { try $0.photoState(photoId: photoId) }
     }
 
-    /// Stops the sync or photo transfer running now, from any thread. Cheap.
+    /// Stops the network calls running now or asked for before it, from any thread. Cheap.
     public func cancelSync() { core.cancelSync() }
 
     // MARK: conflicts

@@ -712,9 +712,10 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
     func agenda(day: String, position: GeoPoint?) throws  -> [AgendaGroup]
     
     /**
-     * Stops the sync or photo transfer running on another thread, and any already called and
-     * waiting for it (Interrupted). A sync called afterwards runs normally: a cancel tapped
-     * while nothing runs is not kept for later. Cheap; safe from any thread.
+     * Stops the network calls (sync, photo transfer, login) running on other threads, those
+     * waiting for them, and those whose ticket was taken before it (Interrupted). A call asked
+     * for afterwards runs normally: a cancel tapped while nothing runs is not kept for later.
+     * Cheap; safe from any thread.
      */
     func cancelSync() 
     
@@ -743,8 +744,9 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
     /**
      * First sign-in on this device (online): checks the token with the server and records its
      * member and crew. The shell keeps the token in its keystore.
+     * `ticket`: see [`FieldCrew::sync_ticket`].
      */
-    func login(serverUrl: String, token: String) throws  -> Login
+    func login(serverUrl: String, token: String, ticket: UInt64?) throws  -> Login
     
     func orderDetail(orderId: String) throws  -> OrderDetail
     
@@ -814,8 +816,17 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
      * from a background thread; `cancel_sync` from another thread stops it (Interrupted).
      * Network failures are retried with backoff before failing with Network; a refused token
      * is Auth. A malformed reply changes nothing locally.
+     * `ticket`: see [`FieldCrew::sync_ticket`].
      */
-    func sync(listener: SyncListener?) throws  -> SyncSummary
+    func sync(listener: SyncListener?, ticket: UInt64?) throws  -> SyncSummary
+    
+    /**
+     * A ticket for a network call (sync, photo transfer, login) about to be handed to a
+     * background thread: passed to the call, it makes any `cancel_sync` from now on stop that
+     * call, even one made before the background thread got to it. Without one, a call is
+     * stopped by cancels made after it began. Cheap; any thread.
+     */
+    func syncTicket()  -> UInt64
     
     func thumbnailJpeg(photoId: String) throws  -> Data
     
@@ -824,8 +835,9 @@ public protocol FieldCrewProtocol: AnyObject, Sendable {
      * only if `Config::photos_on_metered`), resumable, one failing photo never blocking the
      * others; downloads the documents the customer supplied online. Blocking: background
      * thread; `cancel_sync` stops it.
+     * `ticket`: see [`FieldCrew::sync_ticket`].
      */
-    func transferPhotos(network: NetworkKind, listener: PhotoTransferListener?) throws  -> PhotoTransferSummary
+    func transferPhotos(network: NetworkKind, listener: PhotoTransferListener?, ticket: UInt64?) throws  -> PhotoTransferSummary
     
     /**
      * What logging out now would lose. Cheap.
@@ -978,9 +990,10 @@ open func agenda(day: String, position: GeoPoint?)throws  -> [AgendaGroup]  {
 }
     
     /**
-     * Stops the sync or photo transfer running on another thread, and any already called and
-     * waiting for it (Interrupted). A sync called afterwards runs normally: a cancel tapped
-     * while nothing runs is not kept for later. Cheap; safe from any thread.
+     * Stops the network calls (sync, photo transfer, login) running on other threads, those
+     * waiting for them, and those whose ticket was taken before it (Interrupted). A call asked
+     * for afterwards runs normally: a cancel tapped while nothing runs is not kept for later.
+     * Cheap; safe from any thread.
      */
 open func cancelSync()  {try! rustCall() {
         uniffiCallStatus in
@@ -1053,14 +1066,16 @@ open func interrupt()  {try! rustCall() {
     /**
      * First sign-in on this device (online): checks the token with the server and records its
      * member and crew. The shell keeps the token in its keystore.
+     * `ticket`: see [`FieldCrew::sync_ticket`].
      */
-open func login(serverUrl: String, token: String)throws  -> Login  {
+open func login(serverUrl: String, token: String, ticket: UInt64? = nil)throws  -> Login  {
     return try  FfiConverterTypeLogin_lift(try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
         uniffiCallStatus in
     uniffi_fieldcrew_ffi_fn_method_fieldcrew_login(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(serverUrl),
-        FfiConverterString.lower(token),uniffiCallStatus
+        FfiConverterString.lower(token),
+        FfiConverterOptionUInt64.lower(ticket),uniffiCallStatus
     )
 })
 }
@@ -1255,13 +1270,30 @@ open func signIn(memberId: String, crewId: String)throws   {try rustCallWithErro
      * from a background thread; `cancel_sync` from another thread stops it (Interrupted).
      * Network failures are retried with backoff before failing with Network; a refused token
      * is Auth. A malformed reply changes nothing locally.
+     * `ticket`: see [`FieldCrew::sync_ticket`].
      */
-open func sync(listener: SyncListener?)throws  -> SyncSummary  {
+open func sync(listener: SyncListener?, ticket: UInt64? = nil)throws  -> SyncSummary  {
     return try  FfiConverterTypeSyncSummary_lift(try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
         uniffiCallStatus in
     uniffi_fieldcrew_ffi_fn_method_fieldcrew_sync(
             self.uniffiCloneHandle(),
-        FfiConverterOptionTypeSyncListener.lower(listener),uniffiCallStatus
+        FfiConverterOptionTypeSyncListener.lower(listener),
+        FfiConverterOptionUInt64.lower(ticket),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A ticket for a network call (sync, photo transfer, login) about to be handed to a
+     * background thread: passed to the call, it makes any `cancel_sync` from now on stop that
+     * call, even one made before the background thread got to it. Without one, a call is
+     * stopped by cancels made after it began. Cheap; any thread.
+     */
+open func syncTicket() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_fieldcrew_ffi_fn_method_fieldcrew_sync_ticket(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -1281,14 +1313,16 @@ open func thumbnailJpeg(photoId: String)throws  -> Data  {
      * only if `Config::photos_on_metered`), resumable, one failing photo never blocking the
      * others; downloads the documents the customer supplied online. Blocking: background
      * thread; `cancel_sync` stops it.
+     * `ticket`: see [`FieldCrew::sync_ticket`].
      */
-open func transferPhotos(network: NetworkKind, listener: PhotoTransferListener?)throws  -> PhotoTransferSummary  {
+open func transferPhotos(network: NetworkKind, listener: PhotoTransferListener?, ticket: UInt64? = nil)throws  -> PhotoTransferSummary  {
     return try  FfiConverterTypePhotoTransferSummary_lift(try rustCallWithError(FfiConverterTypeFieldCrewError_lift) {
         uniffiCallStatus in
     uniffi_fieldcrew_ffi_fn_method_fieldcrew_transfer_photos(
             self.uniffiCloneHandle(),
         FfiConverterTypeNetworkKind_lower(network),
-        FfiConverterOptionTypePhotoTransferListener.lower(listener),uniffiCallStatus
+        FfiConverterOptionTypePhotoTransferListener.lower(listener),
+        FfiConverterOptionUInt64.lower(ticket),uniffiCallStatus
     )
 })
 }
@@ -6471,7 +6505,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_agenda() != 26151) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_cancel_sync() != 15527) {
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_cancel_sync() != 26143) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_check_readings() != 28508) {
@@ -6489,7 +6523,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_interrupt() != 25201) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_login() != 55583) {
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_login() != 8441) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_order_detail() != 40837) {
@@ -6537,13 +6571,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sign_in() != 17419) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sync() != 5415) {
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sync() != 64767) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sync_ticket() != 55006) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_thumbnail_jpeg() != 34783) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_transfer_photos() != 60041) {
+    if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_transfer_photos() != 24632) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldcrew_ffi_checksum_method_fieldcrew_unsynced_work() != 64960) {

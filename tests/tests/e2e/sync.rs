@@ -10,7 +10,7 @@ use fieldcrew_core::survey::{ConnectionPoint, SiteSurvey, Voltage};
 use fieldcrew_core::sync::wire::{
     ConflictRule, ConflictStatus, Outcome, PushResponse, RejectCode, ResolveChoice,
 };
-use fieldcrew_core::sync::{SyncError, SyncPhase};
+use fieldcrew_core::sync::{NetworkKind, SyncError, SyncPhase};
 use fieldcrew_core::work_order::{Appointment, Status, WorkKind, WorkOrder};
 use fieldcrew_e2e::*;
 use rust_decimal::Decimal;
@@ -763,11 +763,34 @@ fn cancellation_from_another_thread() {
     assert_eq!(phone.store.sync_cursor().expect("c"), 0);
     assert!(phone.numbers().is_empty());
 
-    // A cancel tapped while nothing runs does not stop the next sync.
+    // A cancel tapped while nothing runs does not stop the next sync, nor a login.
     cancel.cancel();
+    assert_eq!(phone.client.whoami().expect("whoami").member_id, "m1");
     let report = phone.sync().expect("a sync called after the cancel runs");
     assert_eq!(report.orders_received, 1);
     assert_eq!(phone.numbers(), ["1001"]);
+
+    // A run asked for before a cancel (its ticket taken, the call handed to another thread
+    // that has not got to it yet) is stopped by it, without a request.
+    let ticket = phone.client.ticket();
+    cancel.cancel();
+    let r = phone.client.sync_from(ticket, &phone.store, &mut |_| {});
+    assert!(matches!(r, Err(SyncError::Cancelled)), "{r:?}");
+    assert!(rx.try_recv().is_err());
+    let r = phone.client.transfer_photos_from(
+        ticket,
+        &phone.store,
+        NetworkKind::Unmetered,
+        &mut |_| {},
+    );
+    assert!(matches!(r, Err(SyncError::Cancelled)), "{r:?}");
+    // A fresh ticket runs.
+    let fresh = phone.client.ticket();
+    assert!(fresh > ticket);
+    phone
+        .client
+        .sync_from(fresh, &phone.store, &mut |_| {})
+        .expect("a run asked for after the cancel");
 }
 
 #[test]

@@ -342,7 +342,7 @@ void uniffi_fieldcrew_ffi_fn_method_fieldcrew_interrupt(uint64_t ptr, RustCallSt
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_LOGIN
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_LOGIN
-RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_login(uint64_t ptr, RustBuffer server_url, RustBuffer token, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_login(uint64_t ptr, RustBuffer server_url, RustBuffer token, RustBuffer ticket, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_ORDER_DETAIL
@@ -422,7 +422,12 @@ void uniffi_fieldcrew_ffi_fn_method_fieldcrew_sign_in(uint64_t ptr, RustBuffer m
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_SYNC
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_SYNC
-RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_sync(uint64_t ptr, RustBuffer listener, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_sync(uint64_t ptr, RustBuffer listener, RustBuffer ticket, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_SYNC_TICKET
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_SYNC_TICKET
+uint64_t uniffi_fieldcrew_ffi_fn_method_fieldcrew_sync_ticket(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_THUMBNAIL_JPEG
@@ -432,7 +437,7 @@ RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_thumbnail_jpeg(uint64_t ptr,
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_TRANSFER_PHOTOS
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_TRANSFER_PHOTOS
-RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_transfer_photos(uint64_t ptr, RustBuffer network, RustBuffer listener, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_fieldcrew_ffi_fn_method_fieldcrew_transfer_photos(uint64_t ptr, RustBuffer network, RustBuffer listener, RustBuffer ticket, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_FN_METHOD_FIELDCREW_UNSYNCED_WORK
@@ -909,6 +914,12 @@ uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sign_in(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_SYNC
 #define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_SYNC
 uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sync(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_SYNC_TICKET
+#define UNIFFI_FFIDEF_UNIFFI_FIELDCREW_FFI_CHECKSUM_METHOD_FIELDCREW_SYNC_TICKET
+uint16_t uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sync_ticket(void
     
 );
 #endif

@@ -49,10 +49,12 @@ import java.util.concurrent.atomic.AtomicBoolean
  * photo transfer, login) with `cancelSync()`. The caller resumes at once with a
  * CancellationException; the native call ends with Interrupted a moment later on its own thread.
  *
- * The core has one sync cancel flag per device, not one per call: cancelling [sync],
- * [transferPhotos] or [login] also stops a sync or photo transfer another coroutine is running at
- * the same moment (both sit behind the same lock in the core). Cancelling a store call interrupts
- * the store statements running at that moment, which may include another coroutine's.
+ * A network call takes the core's ticket (`syncTicket()`) before it is handed to a thread, so the
+ * one `cancelSync()` its cancellation makes stops it wherever it is: not yet on its thread,
+ * waiting for another network call (the core runs one at a time), or running. A call asked for
+ * after the cancel is not affected. The cancel is the device's, not the call's: it also stops the
+ * network calls other coroutines asked for before it. Cancelling a store call interrupts the
+ * store statements running at that moment, which may include another coroutine's.
  *
  * Platform-free on purpose: it is compiled and tested on the JVM in CI; the Android-only parts
  * (WorkManager, CameraX) live in org.fieldcrew.android.
@@ -77,7 +79,7 @@ class FieldCrewClient(
             FieldCrewClient(FieldCrew.open(config), io)
         }
 
-        /** How often a cancelled call is told again to stop until it has (see [stopUntilDone]). */
+        /** How often a cancelled store call is interrupted again until it returns. */
         private const val STOP_REPEAT_MS = 20L
 
         /** Gives up repeating the stop after this long (the call then ends on its own). */
@@ -86,14 +88,12 @@ class FieldCrewClient(
 
     private val executor: Executor = io.asExecutor()
 
-    /** What stops a call once the caller is cancelled. */
-    private enum class Stop { STORE, NETWORK }
-
     /**
-     * Runs [block] on a thread of [io] and suspends until it returns. If the caller is cancelled
-     * first, it resumes with CancellationException immediately and the call is stopped.
+     * Runs the store call [block] on a thread of [io] and suspends until it returns. If the
+     * caller is cancelled first, it resumes with CancellationException immediately and the
+     * call's statements are interrupted.
      */
-    private suspend fun <T> blocking(stop: Stop = Stop.STORE, block: FieldCrew.() -> T): T =
+    private suspend fun <T> blocking(block: FieldCrew.() -> T): T =
         suspendCancellableCoroutine { cont ->
             val running = AtomicBoolean(true)
             executor.execute {
@@ -104,22 +104,39 @@ class FieldCrewClient(
             }
             // The handler must be quick and must not block (interrupt() waits for a rekey's
             // lock), so the stopping happens on another thread.
-            cont.invokeOnCancellation { executor.execute { stopUntilDone(running, stop) } }
+            cont.invokeOnCancellation { executor.execute { interruptUntilDone(running) } }
         }
 
     /**
-     * Tells the call to stop, again every few milliseconds until it returns: a sync that has
-     * not reached the core yet clears the cancel flag when it starts, and an interrupt only hits
-     * the statements running at that moment, so one signal could be lost.
+     * Runs the network call [block] (sync, photo transfer, login) on a thread of [io] with a
+     * ticket taken here, before the hand-over; if the caller is cancelled, it resumes with
+     * CancellationException at once and one `cancelSync()` stops the call wherever it is.
      */
-    private fun stopUntilDone(running: AtomicBoolean, stop: Stop) {
+    private suspend fun <T> networkCall(block: FieldCrew.(ticket: ULong) -> T): T {
+        val ticket = core.syncTicket()
+        return suspendCancellableCoroutine { cont ->
+            executor.execute { cont.resumeWith(runCatching { core.block(ticket) }) }
+            // Cheap and never blocking, so it runs right in the handler.
+            cont.invokeOnCancellation {
+                try {
+                    core.cancelSync()
+                } catch (e: IllegalStateException) {
+                    // the core was closed meanwhile
+                }
+            }
+        }
+    }
+
+    /**
+     * Interrupts the store call, again every few milliseconds until it returns: an interrupt
+     * only hits the statements running at that moment, so one signal could miss a call that
+     * had not reached its statement yet.
+     */
+    private fun interruptUntilDone(running: AtomicBoolean) {
         val start = System.nanoTime()
         while (running.get() && System.nanoTime() - start < STOP_GIVE_UP_NANOS) {
             try {
-                when (stop) {
-                    Stop.STORE -> core.interrupt()
-                    Stop.NETWORK -> core.cancelSync()
-                }
+                core.interrupt()
             } catch (e: IllegalStateException) {
                 return // the core was closed meanwhile
             }
@@ -135,7 +152,7 @@ class FieldCrewClient(
 
     /** First sign-in on this device (online). Cancelling stops the request. */
     suspend fun login(serverUrl: String, token: String): Login =
-        blocking(Stop.NETWORK) { login(serverUrl, token) }
+        networkCall { ticket -> login(serverUrl, token, ticket) }
 
     /** Later app starts: remembers the server and token without contacting it. */
     suspend fun useServer(serverUrl: String, token: String) =
@@ -143,7 +160,7 @@ class FieldCrewClient(
 
     /**
      * Pushes the outbox and pulls the crew's orders. [progress] is called on the sync's thread
-     * (phase, done, total; total is known for the push only). Cancelling stops the sync: what was
+     * (phase, done, total; the pull's total once its first page arrived). Cancelling stops the sync: what was
      * pushed stays pushed, the rest stays in the outbox.
      */
     suspend fun sync(progress: ((SyncPhase, Long, Long?) -> Unit)? = null): SyncSummary {
@@ -153,7 +170,7 @@ class FieldCrewClient(
                     f(phase, done.toLong(), total?.toLong())
             }
         }
-        return blocking(Stop.NETWORK) { sync(listener) }
+        return networkCall { ticket -> sync(listener, ticket) }
     }
 
     /** Progress of a photo transfer: bytes and photos done of the total, upload or download. */
@@ -187,12 +204,12 @@ class FieldCrewClient(
                     photosDone.toLong(), photosTotal.toLong()))
             }
         }
-        return blocking(Stop.NETWORK) { transferPhotos(network, listener) }
+        return networkCall { ticket -> transferPhotos(network, listener, ticket) }
     }
 
     suspend fun photoState(photoId: String): PhotoState = blocking { photoState(photoId) }
 
-    /** Stops the sync or photo transfer running now, from any thread. Cheap. */
+    /** Stops the network calls running now or asked for before it, from any thread. Cheap. */
     fun cancelSync() = core.cancelSync()
 
     // Conflicts.

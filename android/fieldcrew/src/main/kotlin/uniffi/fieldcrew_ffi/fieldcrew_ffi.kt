@@ -773,6 +773,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sync(
     ): Int
+    external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sync_ticket(
+    ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_thumbnail_jpeg(
     ): Int
     external fun uniffi_fieldcrew_ffi_checksum_method_fieldcrew_transfer_photos(
@@ -837,7 +839,7 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_interrupt(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_login(`ptr`: Long,`serverUrl`: RustBuffer.ByValue,`token`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_login(`ptr`: Long,`serverUrl`: RustBuffer.ByValue,`token`: RustBuffer.ByValue,`ticket`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_order_detail(`ptr`: Long,`orderId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -869,11 +871,13 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_sign_in(`ptr`: Long,`memberId`: RustBuffer.ByValue,`crewId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_sync(`ptr`: Long,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_sync(`ptr`: Long,`listener`: RustBuffer.ByValue,`ticket`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_sync_ticket(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_thumbnail_jpeg(`ptr`: Long,`photoId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_transfer_photos(`ptr`: Long,`network`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_transfer_photos(`ptr`: Long,`network`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,`ticket`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldcrew_ffi_fn_method_fieldcrew_unsynced_work(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1028,7 +1032,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_agenda() and 0xFFFF) != 26151) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_cancel_sync() and 0xFFFF) != 15527) {
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_cancel_sync() and 0xFFFF) != 26143) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_check_readings() and 0xFFFF) != 28508) {
@@ -1046,7 +1050,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_interrupt() and 0xFFFF) != 25201) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_login() and 0xFFFF) != 55583) {
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_login() and 0xFFFF) != 8441) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_order_detail() and 0xFFFF) != 40837) {
@@ -1094,13 +1098,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sign_in() and 0xFFFF) != 17419) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sync() and 0xFFFF) != 5415) {
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sync() and 0xFFFF) != 64767) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_sync_ticket() and 0xFFFF) != 55006) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_thumbnail_jpeg() and 0xFFFF) != 34783) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_transfer_photos() and 0xFFFF) != 60041) {
+    if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_transfer_photos() and 0xFFFF) != 24632) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldcrew_ffi_checksum_method_fieldcrew_unsynced_work() and 0xFFFF) != 64960) {
@@ -1696,9 +1703,10 @@ public interface FieldCrewInterface {
     fun `agenda`(`day`: kotlin.String, `position`: GeoPoint?): List<AgendaGroup>
     
     /**
-     * Stops the sync or photo transfer running on another thread, and any already called and
-     * waiting for it (Interrupted). A sync called afterwards runs normally: a cancel tapped
-     * while nothing runs is not kept for later. Cheap; safe from any thread.
+     * Stops the network calls (sync, photo transfer, login) running on other threads, those
+     * waiting for them, and those whose ticket was taken before it (Interrupted). A call asked
+     * for afterwards runs normally: a cancel tapped while nothing runs is not kept for later.
+     * Cheap; safe from any thread.
      */
     fun `cancelSync`()
     
@@ -1727,8 +1735,9 @@ public interface FieldCrewInterface {
     /**
      * First sign-in on this device (online): checks the token with the server and records its
      * member and crew. The shell keeps the token in its keystore.
+     * `ticket`: see [`FieldCrew::sync_ticket`].
      */
-    fun `login`(`serverUrl`: kotlin.String, `token`: kotlin.String): Login
+    fun `login`(`serverUrl`: kotlin.String, `token`: kotlin.String, `ticket`: kotlin.ULong? = null): Login
     
     fun `orderDetail`(`orderId`: kotlin.String): OrderDetail
     
@@ -1798,8 +1807,17 @@ public interface FieldCrewInterface {
      * from a background thread; `cancel_sync` from another thread stops it (Interrupted).
      * Network failures are retried with backoff before failing with Network; a refused token
      * is Auth. A malformed reply changes nothing locally.
+     * `ticket`: see [`FieldCrew::sync_ticket`].
      */
-    fun `sync`(`listener`: SyncListener?): SyncSummary
+    fun `sync`(`listener`: SyncListener?, `ticket`: kotlin.ULong? = null): SyncSummary
+    
+    /**
+     * A ticket for a network call (sync, photo transfer, login) about to be handed to a
+     * background thread: passed to the call, it makes any `cancel_sync` from now on stop that
+     * call, even one made before the background thread got to it. Without one, a call is
+     * stopped by cancels made after it began. Cheap; any thread.
+     */
+    fun `syncTicket`(): kotlin.ULong
     
     fun `thumbnailJpeg`(`photoId`: kotlin.String): kotlin.ByteArray
     
@@ -1808,8 +1826,9 @@ public interface FieldCrewInterface {
      * only if `Config::photos_on_metered`), resumable, one failing photo never blocking the
      * others; downloads the documents the customer supplied online. Blocking: background
      * thread; `cancel_sync` stops it.
+     * `ticket`: see [`FieldCrew::sync_ticket`].
      */
-    fun `transferPhotos`(`network`: NetworkKind, `listener`: PhotoTransferListener?): PhotoTransferSummary
+    fun `transferPhotos`(`network`: NetworkKind, `listener`: PhotoTransferListener?, `ticket`: kotlin.ULong? = null): PhotoTransferSummary
     
     /**
      * What logging out now would lose. Cheap.
@@ -2021,9 +2040,10 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
 
     
     /**
-     * Stops the sync or photo transfer running on another thread, and any already called and
-     * waiting for it (Interrupted). A sync called afterwards runs normally: a cancel tapped
-     * while nothing runs is not kept for later. Cheap; safe from any thread.
+     * Stops the network calls (sync, photo transfer, login) running on other threads, those
+     * waiting for them, and those whose ticket was taken before it (Interrupted). A call asked
+     * for afterwards runs normally: a cancel tapped while nothing runs is not kept for later.
+     * Cheap; safe from any thread.
      */override fun `cancelSync`()
         = 
     callWithHandle {
@@ -2124,8 +2144,9 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
     /**
      * First sign-in on this device (online): checks the token with the server and records its
      * member and crew. The shell keeps the token in its keystore.
+     * `ticket`: see [`FieldCrew::sync_ticket`].
      */
-    @Throws(FieldCrewException::class)override fun `login`(`serverUrl`: kotlin.String, `token`: kotlin.String): Login {
+    @Throws(FieldCrewException::class)override fun `login`(`serverUrl`: kotlin.String, `token`: kotlin.String, `ticket`: kotlin.ULong?): Login {
             return FfiConverterTypeLogin.lift(
     callWithHandle {
     uniffiRustCallWithError(FieldCrewException) { _status ->
@@ -2133,7 +2154,8 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
         it,
         
         FfiConverterString.lower(`serverUrl`),
-        FfiConverterString.lower(`token`),_status)
+        FfiConverterString.lower(`token`),
+        FfiConverterOptionalULong.lower(`ticket`),_status)
 }
     }
     )
@@ -2406,15 +2428,36 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
      * from a background thread; `cancel_sync` from another thread stops it (Interrupted).
      * Network failures are retried with backoff before failing with Network; a refused token
      * is Auth. A malformed reply changes nothing locally.
+     * `ticket`: see [`FieldCrew::sync_ticket`].
      */
-    @Throws(FieldCrewException::class)override fun `sync`(`listener`: SyncListener?): SyncSummary {
+    @Throws(FieldCrewException::class)override fun `sync`(`listener`: SyncListener?, `ticket`: kotlin.ULong?): SyncSummary {
             return FfiConverterTypeSyncSummary.lift(
     callWithHandle {
     uniffiRustCallWithError(FieldCrewException) { _status ->
     UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_sync(
         it,
         
-        FfiConverterOptionalTypeSyncListener.lower(`listener`),_status)
+        FfiConverterOptionalTypeSyncListener.lower(`listener`),
+        FfiConverterOptionalULong.lower(`ticket`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A ticket for a network call (sync, photo transfer, login) about to be handed to a
+     * background thread: passed to the call, it makes any `cancel_sync` from now on stop that
+     * call, even one made before the background thread got to it. Without one, a call is
+     * stopped by cancels made after it began. Cheap; any thread.
+     */override fun `syncTicket`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_fieldcrew_ffi_fn_method_fieldcrew_sync_ticket(
+        it,
+        _status)
 }
     }
     )
@@ -2442,8 +2485,9 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
      * only if `Config::photos_on_metered`), resumable, one failing photo never blocking the
      * others; downloads the documents the customer supplied online. Blocking: background
      * thread; `cancel_sync` stops it.
+     * `ticket`: see [`FieldCrew::sync_ticket`].
      */
-    @Throws(FieldCrewException::class)override fun `transferPhotos`(`network`: NetworkKind, `listener`: PhotoTransferListener?): PhotoTransferSummary {
+    @Throws(FieldCrewException::class)override fun `transferPhotos`(`network`: NetworkKind, `listener`: PhotoTransferListener?, `ticket`: kotlin.ULong?): PhotoTransferSummary {
             return FfiConverterTypePhotoTransferSummary.lift(
     callWithHandle {
     uniffiRustCallWithError(FieldCrewException) { _status ->
@@ -2451,7 +2495,8 @@ open class FieldCrew: Disposable, AutoCloseable, FieldCrewInterface
         it,
         
         FfiConverterTypeNetworkKind.lower(`network`),
-        FfiConverterOptionalTypePhotoTransferListener.lower(`listener`),_status)
+        FfiConverterOptionalTypePhotoTransferListener.lower(`listener`),
+        FfiConverterOptionalULong.lower(`ticket`),_status)
 }
     }
     )
