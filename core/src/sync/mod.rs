@@ -9,10 +9,11 @@
 //! background threads. Transient failures (connection errors, timeouts, 408/429/5xx) are retried
 //! with exponential backoff and equal jitter; nothing else is retried. A reply that does not parse
 //! or fails the page checks is [`SyncError::Malformed`] and leaves the store and cursor untouched.
-//! [`CancelHandle::cancel`] stops a sync from any thread between two steps or mid-request: the
-//! run in progress and any run already called and waiting for it. A run called after the cancel
-//! is not affected (as application-services' interrupt scopes: a cancel is never left armed for
-//! a sync started hours later).
+//! [`CancelHandle::cancel`] stops a sync from any thread between two steps or mid-request: every
+//! run asked for before it ([`RunTicket`]): the one in progress, those waiting for it, and those
+//! not yet called whose ticket was taken. A run asked for after the cancel is not affected (as
+//! application-services' interrupt scopes: a cancel is never left armed for a sync started hours
+//! later).
 
 pub mod photos;
 mod session;
