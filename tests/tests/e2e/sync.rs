@@ -745,11 +745,11 @@ fn cancellation_from_another_thread() {
     let (first, second) = std::thread::scope(|s| {
         let first = s.spawn(|| phone.sync());
         rx.recv().expect("the first sync's request arrived");
-        // The second call queues behind the first (one run per client). Give its thread time
-        // to make the call; if it were late, it would reach the real server below and
-        // succeed, failing the assertion rather than hanging.
-        let second = s.spawn(|| phone.sync());
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        // A second sync asked for now (its ticket taken here) queues behind the first (one run
+        // per client), or has not reached the core yet when the cancel comes: stopped either way.
+        let ticket = phone.client.ticket();
+        let p = &phone;
+        let second = s.spawn(move || p.client.sync_from(ticket, &p.store, &mut |_| {}));
         cancel.cancel();
         proxy.retarget(&w.server.url());
         (
