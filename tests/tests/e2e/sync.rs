@@ -879,6 +879,11 @@ fn merge_rules_on_the_wire_ownership_and_validation() {
     let _ = Entity::Conflict;
 }
 
+/// A push's answers: (pushed, applied, merged, conflicts, rejected).
+fn answers(r: &fieldcrew_core::sync::SyncReport) -> (u64, u64, u64, u64, u64) {
+    (r.pushed, r.applied, r.merged, r.conflicts, r.rejected)
+}
+
 /// An HLC stamp as a phone would send it, at `at`.
 fn stamp_at(at: chrono::DateTime<chrono::Utc>) -> String {
     format!(
@@ -1115,16 +1120,7 @@ fn a_push_reply_that_answers_nothing_leaves_the_outbox_queued() {
 
     let report = phone.sync().expect("the real server");
     // The note is based on the version before the status change went in: merged, no conflict.
-    assert_eq!(
-        (
-            report.pushed,
-            report.applied,
-            report.merged,
-            report.conflicts,
-            report.rejected
-        ),
-        (2, 1, 1, 0, 0)
-    );
+    assert_eq!(answers(&report), (2, 1, 1, 0, 0));
     assert!(queued(&phone).is_empty());
     let server = w.office.detail(o.id);
     assert_eq!(server.order.status, Status::Accepted);
@@ -1182,16 +1178,7 @@ fn edits_made_during_a_pull_stay_on_top_until_sent() {
     // The notes and survey were based on the order's version before the reschedule: merged
     // (other fields), not conflicting; the arrival is a fact, applied.
     let report = phone.sync().expect("second sync");
-    assert_eq!(
-        (
-            report.pushed,
-            report.applied,
-            report.merged,
-            report.conflicts,
-            report.rejected
-        ),
-        (3, 1, 2, 0, 0)
-    );
+    assert_eq!(answers(&report), (3, 1, 2, 0, 0));
     let d = w.office.detail(o.id);
     assert_eq!(d.order.appointment, moved);
     assert_eq!(d.order.status, Status::Arrived);
