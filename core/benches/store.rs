@@ -10,6 +10,8 @@
 //! (plain, encrypted, plain, ...), so a busy machine slows both alike and the overhead figure
 //! compares like with like. The first sample of each pair alternates too. `--only plain` or
 //! `--only encrypted` runs two stores of one kind instead, for profiling one of them.
+//! `--warm` keeps each store open after loading it (caches as a sync left them) instead of
+//! reopening it as after a restart, where every order's pages are first read from the file.
 
 use std::time::{Duration, Instant};
 
@@ -201,19 +203,30 @@ impl Loaded {
             store.save_server_orders(chunk).expect("load");
         }
         let load = t.elapsed();
-        drop(store);
+        // `--warm`: keep the store the load filled, caches and all (a session that synced and
+        // then works), instead of reopening it as after a restart.
+        let keep = std::env::args().any(|a| a == "--warm");
         let t = Instant::now();
-        let store = Store::open(&path, options()).expect("reopen");
+        let store = if keep {
+            store
+        } else {
+            drop(store);
+            Store::open(&path, options()).expect("reopen")
+        };
         let reopen = t.elapsed();
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         println!(
-            "{name} store: {} orders, file {:.1} MiB; create + migrate {:.2} ms, load {:.0} ms ({:.1} µs/order), reopen {:.2} ms",
+            "{name} store: {} orders, file {:.1} MiB; create + migrate {:.2} ms, load {:.0} ms ({:.1} µs/order), {}",
             all.len(),
             size as f64 / 1048576.0,
             ms(create),
             ms(load),
             load.as_secs_f64() * 1e6 / all.len().max(1) as f64,
-            ms(reopen)
+            if keep {
+                "kept open (--warm)".to_owned()
+            } else {
+                format!("reopen {:.2} ms", ms(reopen))
+            }
         );
         Loaded {
             name,
