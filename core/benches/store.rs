@@ -206,14 +206,16 @@ impl Loaded {
         // `--warm`: keep the store the load filled, caches and all (a session that synced and
         // then works), instead of reopening it as after a restart.
         let keep = std::env::args().any(|a| a == "--warm");
-        let t = Instant::now();
+        let mut reopen = Duration::ZERO;
         let store = if keep {
             store
         } else {
             drop(store);
-            Store::open(&path, options()).expect("reopen")
+            let t = Instant::now();
+            let s = Store::open(&path, options()).expect("reopen");
+            reopen = t.elapsed();
+            s
         };
-        let reopen = t.elapsed();
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         println!(
             "{name} store: {} orders, file {:.1} MiB; create + migrate {:.2} ms, load {:.0} ms ({:.1} µs/order), {}",

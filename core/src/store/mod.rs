@@ -13,6 +13,7 @@ mod detail;
 mod key;
 mod orders;
 mod outbox;
+mod page_cache;
 mod page_cipher;
 mod photos;
 mod progress;
@@ -49,6 +50,13 @@ pub use photos::{
 pub use progress::{StatusEvent, StatusReport};
 pub use readings::{ReadingEntry, RegisterValue, ReplacementEntry};
 pub use sync_state::{PageStats, RejectedChange};
+
+/// Whether this process's SQLite runs with the store's page-cache wrapper, and how many walks
+/// over a whole page cache it has saved (see `page_cache`). For tests and diagnostics.
+#[doc(hidden)]
+pub fn page_cache_stats() -> (bool, u64) {
+    (page_cache::install(), page_cache::scans_saved())
+}
 pub(crate) use sync_state::{check_page, check_server_hlc};
 pub use transfer::{
     PhotoTransfer, PhotoTransferState, RemotePhoto, RemotePhotoState, TransferBacklog,
@@ -387,6 +395,8 @@ fn keyed_connection(
     cipher: &str,
     plain: Option<bool>,
 ) -> Result<Connection> {
+    // Before anything opens a connection: SQLite takes a page cache only before it starts.
+    page_cache::install();
     if key.is_some() {
         page_cipher::install()?;
     }
