@@ -136,6 +136,56 @@ fn a_crew_day_writes_each_change_with_its_outbox_entry() {
 }
 
 #[test]
+fn a_readings_outbox_entry_sends_its_row_without_storing_a_copy() {
+    let t = open_at(morning() + Duration::nanoseconds(123_456_789));
+    let o = on_site(&t, WorkKind::MeterRemoval);
+    let saved = t
+        .store
+        .record_readings(&entry(&o, ReadingPurpose::RemovedMeterFinal, "1298.5"))
+        .unwrap()
+        .remove(0);
+    // Kept to the millisecond, as the row keeps it, so all three copies agree.
+    assert_eq!(saved.taken_at.timestamp_subsec_nanos(), 123_000_000);
+
+    let pending = t.store.pending(100).unwrap();
+    let sent = pending
+        .iter()
+        .find(|e| e.entity == Entity::Reading)
+        .unwrap();
+    assert_eq!(sent.fields, serde_json::to_value(&saved).unwrap());
+    assert_eq!(
+        t.store
+            .pending_for_order(o.id)
+            .unwrap()
+            .last()
+            .unwrap()
+            .fields,
+        sent.fields
+    );
+
+    let raw = Connection::open(t.dir.path().join("crew.db")).unwrap();
+    let (fields, status_fields): (Option<String>, Option<String>) = raw
+        .query_row(
+            "SELECT (SELECT fields FROM outbox WHERE entity = 'reading'),
+                    (SELECT fields FROM outbox WHERE entity = 'status_event' LIMIT 1)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(fields, None, "the reading is not copied into the outbox");
+    assert!(status_fields.is_some(), "other entries keep their fields");
+    // Only a reading's entry may leave its fields out.
+    let err = raw
+        .execute(
+            "INSERT INTO outbox (op_id, entity, entity_id, order_id, op, fields, base_version, hlc, created_at)
+             VALUES ('x', 'status_event', 's', 'o', 'create', NULL, 1, 'h', 0)",
+            [],
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("CHECK"), "{err}");
+}
+
+#[test]
 fn illegal_transitions_and_missing_session_write_nothing() {
     let t = open_at(morning());
     let o = order("GD1", WorkKind::MeterCheck, morning());

@@ -13,6 +13,11 @@ pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
+/// `t` to the millisecond, as a timestamp column keeps it.
+pub(crate) fn whole_ms(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms(t)).unwrap_or(t)
+}
+
 fn conversion(
     idx: usize,
     ty: Type,

@@ -3,6 +3,9 @@
 //! An entry carries its operation id (UUID v7, so the server can apply it at most once), the
 //! entity it touches, the changed fields (or the whole fact, for appended records), the server
 //! version of the order it was based on (for the three-way merge) and its HLC stamp.
+//!
+//! A reading is not copied into its entry: its immutable `readings` row is the payload, read
+//! back with the entry (schema 6). Every other entry stores its fields.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Transaction, params};
@@ -69,7 +72,8 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
 }
 
-/// A change to queue.
+/// A change to queue. `fields` null means "the entity's own row is the payload", which only
+/// readings use (the schema's CHECK refuses it for anything else).
 pub(crate) struct Change<'a> {
     pub entity: Entity,
     pub entity_id: &'a str,
@@ -119,7 +123,7 @@ pub(crate) fn push(
         change.entity_id,
         change.order_id.to_string(),
         change.op.as_str(),
-        change.fields.to_string(),
+        (!change.fields.is_null()).then(|| change.fields.to_string()),
         change.base_version,
         hlc.to_string(),
         ms(ctx.now),
@@ -128,6 +132,36 @@ pub(crate) fn push(
 }
 
 fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
+    let fields = match row.get_ref(6)?.as_str_or_null() {
+        Ok(Some(_)) => codec::json(row, 6)?,
+        // No copy: the reading joined in from column 12 on; a pending reading whose row is
+        // gone is a corrupt store, not an entry to send empty.
+        Ok(None) => match row.get_ref(12)? {
+            rusqlite::types::ValueRef::Null => {
+                return Err(rusqlite::Error::FromSqlConversionFailure(
+                    6,
+                    rusqlite::types::Type::Null,
+                    "the reading of a pending outbox entry is missing".into(),
+                ));
+            }
+            _ => {
+                serde_json::to_value(super::readings::reading_from_row(row, 12)?).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        6,
+                        rusqlite::types::Type::Null,
+                        Box::new(e),
+                    )
+                })?
+            }
+        },
+        Err(e) => {
+            return Err(rusqlite::Error::FromSqlConversionFailure(
+                6,
+                rusqlite::types::Type::Text,
+                Box::new(e),
+            ));
+        }
+    };
     Ok(OutboxEntry {
         seq: row.get(0)?,
         op_id: codec::parsed(row, 1)?,
@@ -135,7 +169,7 @@ fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
         entity_id: row.get(3)?,
         order_id: codec::parsed(row, 4)?,
         op: codec::parsed(row, 5)?,
-        fields: codec::json(row, 6)?,
+        fields,
         base_version: row.get(7)?,
         hlc: codec::parsed(row, 8)?,
         created_at: codec::time(row, 9)?,
@@ -144,7 +178,14 @@ fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
     })
 }
 
-const ENTRY_COLUMNS: &str = "seq, op_id, entity, entity_id, order_id, op, fields, base_version, hlc, created_at, attempts, last_error";
+/// Outbox entries with, for a reading's entry that stores no copy, the reading's row (columns 12
+/// on, see `readings::reading_from_row`). Callers add WHERE / ORDER BY on `o`.
+const ENTRY_SELECT: &str =
+    "SELECT o.seq, o.op_id, o.entity, o.entity_id, o.order_id, o.op, o.fields,
+        o.base_version, o.hlc, o.created_at, o.attempts, o.last_error,
+        r.id, r.order_id, r.meter_asset, r.register, r.purpose, r.value, r.taken_at, r.photo_id,
+        r.member_id, r.warnings, r.supersedes, r.hlc
+    FROM outbox o LEFT JOIN readings r ON o.fields IS NULL AND r.id = o.entity_id";
 
 impl Store {
     /// How many changes wait for the server. Cheap: fine on the main thread.
@@ -157,7 +198,7 @@ impl Store {
     /// The oldest `limit` pending changes, in the order they were made.
     pub fn pending(&self, limit: u32) -> Result<Vec<OutboxEntry>> {
         self.read(|c| {
-            let sql = format!("SELECT {ENTRY_COLUMNS} FROM outbox ORDER BY seq LIMIT ?1");
+            let sql = format!("{ENTRY_SELECT} ORDER BY o.seq LIMIT ?1");
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map([limit], entry_from_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -167,8 +208,7 @@ impl Store {
     /// Pending changes of one order.
     pub fn pending_for_order(&self, order_id: Uuid) -> Result<Vec<OutboxEntry>> {
         self.read(|c| {
-            let sql =
-                format!("SELECT {ENTRY_COLUMNS} FROM outbox WHERE order_id = ?1 ORDER BY seq");
+            let sql = format!("{ENTRY_SELECT} WHERE o.order_id = ?1 ORDER BY o.seq");
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map([order_id.to_string()], entry_from_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -245,7 +245,8 @@ fn insert_set(
             register,
             purpose: checked.purpose,
             value,
-            taken_at: ctx.now,
+            // As stored (milliseconds), so what this returns, the row and what sync sends agree.
+            taken_at: codec::whole_ms(ctx.now),
             photo_id: photo_id.map(str::to_owned),
             member_id: member_id.to_owned(),
             warnings: confirmed
@@ -285,7 +286,8 @@ fn insert_set(
             entity_id: &id,
             order_id,
             op: Op::Create,
-            fields: serde_json::to_value(&reading)?,
+            // The readings row is the payload (`outbox::READING_PAYLOAD`): no copy.
+            fields: serde_json::Value::Null,
             base_version,
         };
         outbox::push(tx, ctx, change, hlc)?;
@@ -513,25 +515,28 @@ pub(crate) fn load_readings(
          FROM readings r WHERE r.order_id = ?1 ORDER BY r.taken_at, r.hlc",
     )?;
     let rows = stmt.query_map([order_id.to_string()], |r| {
-        Ok((
-            MeterReading {
-                id: codec::parsed(r, 0)?,
-                order_id: codec::parsed(r, 1)?,
-                meter_asset: r.get(2)?,
-                register: codec::parsed(r, 3)?,
-                purpose: codec::parsed(r, 4)?,
-                value: codec::parsed(r, 5)?,
-                taken_at: codec::time(r, 6)?,
-                photo_id: r.get(7)?,
-                member_id: r.get(8)?,
-                warnings: codec::json(r, 9)?,
-                supersedes: codec::opt_parsed(r, 10)?,
-                hlc: codec::parsed(r, 11)?,
-            },
-            codec::opt_parsed(r, 12)?,
-        ))
+        Ok((reading_from_row(r, 0)?, codec::opt_parsed(r, 12)?))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A reading from the twelve columns `id, order_id, meter_asset, register, purpose, value,
+/// taken_at, photo_id, member_id, warnings, supersedes, hlc` starting at column `at`.
+pub(crate) fn reading_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<MeterReading> {
+    Ok(MeterReading {
+        id: codec::parsed(r, at)?,
+        order_id: codec::parsed(r, at + 1)?,
+        meter_asset: r.get(at + 2)?,
+        register: codec::parsed(r, at + 3)?,
+        purpose: codec::parsed(r, at + 4)?,
+        value: codec::parsed(r, at + 5)?,
+        taken_at: codec::time(r, at + 6)?,
+        photo_id: r.get(at + 7)?,
+        member_id: r.get(at + 8)?,
+        warnings: codec::json(r, at + 9)?,
+        supersedes: codec::opt_parsed(r, at + 10)?,
+        hlc: codec::parsed(r, at + 11)?,
+    })
 }
 
 pub(crate) fn load_replacements(

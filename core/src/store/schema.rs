@@ -13,6 +13,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_sync.sql"),
     include_str!("migrations/004_photo_transfer.sql"),
     include_str!("migrations/005_fewer_pages_per_write.sql"),
+    include_str!("migrations/006_readings_not_copied_to_outbox.sql"),
 ];
 
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -53,7 +53,8 @@ fn pending_of_order(tx: &Transaction<'_>, order_id: &str) -> Result<Vec<(Entity,
         Ok((
             codec::parsed::<Entity>(r, 0)?,
             r.get::<_, String>(1)?,
-            codec::json::<Value>(r, 2)?,
+            // NULL for readings (their row is the payload); nothing here reads a reading's.
+            codec::opt_json::<Value>(r, 2)?.unwrap_or(Value::Null),
         ))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
