@@ -183,6 +183,13 @@ fn a_readings_outbox_entry_sends_its_row_without_storing_a_copy() {
         )
         .unwrap_err();
     assert!(err.to_string().contains("CHECK"), "{err}");
+
+    // A store whose pending reading lost its row (corruption: the schema forbids it) fails to
+    // list the entry rather than send it empty, and the entry stays queued.
+    raw.execute_batch("DROP TRIGGER readings_kept; DELETE FROM readings;")
+        .unwrap();
+    assert!(t.store.pending(100).is_err());
+    assert_eq!(t.store.pending_count().unwrap(), pending.len() as u64);
 }
 
 #[test]

@@ -132,34 +132,21 @@ pub(crate) fn push(
 }
 
 fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
-    let fields = match row.get_ref(6)?.as_str_or_null() {
-        Ok(Some(_)) => codec::json(row, 6)?,
-        // No copy: the reading joined in from column 12 on; a pending reading whose row is
-        // gone is a corrupt store, not an entry to send empty.
-        Ok(None) => match row.get_ref(12)? {
-            rusqlite::types::ValueRef::Null => {
-                return Err(rusqlite::Error::FromSqlConversionFailure(
-                    6,
-                    rusqlite::types::Type::Null,
-                    "the reading of a pending outbox entry is missing".into(),
+    let fields = match codec::opt_json(row, 6)? {
+        Some(fields) => fields,
+        // No copy: the reading joined in from column 12 on. A pending reading whose row is gone
+        // is a corrupt store, not an entry to send empty.
+        None => {
+            let bad = |e: Box<dyn std::error::Error + Send + Sync>| {
+                rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Null, e)
+            };
+            if row.get_ref(12)? == rusqlite::types::ValueRef::Null {
+                return Err(bad(
+                    "the reading of a pending outbox entry is missing".into()
                 ));
             }
-            _ => {
-                serde_json::to_value(super::readings::reading_from_row(row, 12)?).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        6,
-                        rusqlite::types::Type::Null,
-                        Box::new(e),
-                    )
-                })?
-            }
-        },
-        Err(e) => {
-            return Err(rusqlite::Error::FromSqlConversionFailure(
-                6,
-                rusqlite::types::Type::Text,
-                Box::new(e),
-            ));
+            serde_json::to_value(super::readings::reading_from_row(row, 12)?)
+                .map_err(|e| bad(Box::new(e)))?
         }
     };
     Ok(OutboxEntry {
