@@ -92,11 +92,12 @@ pub(crate) fn scans_saved() -> u64 {
 }
 
 fn default() -> &'static ffi::sqlite3_pcache_methods2 {
-    match DEFAULT.get() {
-        Some(m) => &m.0,
-        // Our methods are registered only after DEFAULT is set.
-        None => unreachable!("page cache wrapper called before it was installed"),
-    }
+    // Our methods are registered only after DEFAULT is set; should that ever not hold, every
+    // callback finds no method to forward to and answers "no page" rather than panic in SQLite.
+    // SAFETY: an all-zero method table is valid: no functions, a null argument.
+    &DEFAULT
+        .get_or_init(|| Methods(unsafe { std::mem::zeroed() }))
+        .0
 }
 
 fn methods() -> ffi::sqlite3_pcache_methods2 {
