@@ -41,10 +41,10 @@ fn main() {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .map(String::as_str);
-    let kind = |name: &'static str| match (name, only) {
-        (_, None) => name,
-        (_, Some(o)) if o == "encrypted" => "encrypted",
-        _ => "plain",
+    let kind = |name: &'static str| match only {
+        None => name,
+        Some("encrypted") => "encrypted",
+        Some(_) => "plain",
     };
     let open = |name: &'static str| {
         let key = (kind(name) == "encrypted").then(|| key.clone());

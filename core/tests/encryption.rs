@@ -2,7 +2,6 @@
 //! error that changes nothing, and rotating the key keeps every record.
 
 mod common;
-#[allow(dead_code)]
 mod photo_support;
 
 use common::*;
@@ -192,7 +191,7 @@ fn store_with_photo(
         })
         .unwrap();
     let o = order("GD-P-1", WorkKind::NewConnection, morning());
-    store.save_server_orders(&[o.clone()]).unwrap();
+    store.save_server_orders(std::slice::from_ref(&o)).unwrap();
     let camera = photo_support::plain_jpeg(640, 480);
     let photo = store
         .add_photo(o.id, DocumentKind::IdCard, &camera)

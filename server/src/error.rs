@@ -436,6 +436,40 @@ mod tests {
     }
 
     #[test]
+    fn the_path_goes_inside_an_appointment() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Order {
+            appointment: fieldcrew_core::work_order::Appointment,
+        }
+        for (appointment, want) in [
+            (
+                r#"{"mode": "slot", "start": "张三丰", "end": "2026-11-25T04:00:00Z"}"#,
+                "appointment.start: invalid value",
+            ),
+            (
+                r#"{"mode": "slot", "start": "2026-11-25T02:00:00Z"}"#,
+                "appointment.end: missing",
+            ),
+            (
+                r#"{"mode": "within", "hours": "13912345678"}"#,
+                "appointment.hours: wrong type, expected u32",
+            ),
+            (
+                r#"{"mode": "330602199001011234"}"#,
+                "appointment.mode: unknown value, expected one of `slot`, `within`, `deadline`",
+            ),
+            (
+                r#"{"by": "2026-11-25T02:00:00Z"}"#,
+                "appointment.mode: missing",
+            ),
+        ] {
+            let got = json_error::<Order>(&format!(r#"{{"appointment": {appointment}}}"#));
+            assert_eq!(got, want, "{appointment}");
+        }
+    }
+
+    #[test]
     fn stored_json_that_does_not_parse_is_told_by_position() {
         let e = serde_json::from_str::<u32>(r#""张三丰""#).expect_err("fails");
         let ApiError::Corrupt(m) = ApiError::from(e) else {

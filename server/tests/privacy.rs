@@ -220,7 +220,7 @@ fn personal_data_in_wrongly_typed_fields_reaches_neither_replies_nor_logs() {
     let checks: Vec<(Refusal, Refusal)> = vec![
         (
             refused(create(with(&["appointment", "hours"], json!(NAME)))),
-            invalid("orders[0].appointment: wrong type, expected u32"),
+            invalid("orders[0].appointment.hours: wrong type, expected u32"),
         ),
         (
             refused(create(with(&["priority"], json!(PHONE)))),

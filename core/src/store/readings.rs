@@ -225,16 +225,28 @@ fn check_set(
     })
 }
 
+/// What every reading of one entry shares: the order (at the version the crew saw), who took
+/// them and the photo of the meter's display.
+struct Taken<'a> {
+    order_id: Uuid,
+    base_version: i64,
+    member_id: &'a str,
+    photo_id: Option<&'a str>,
+}
+
 fn insert_set(
     tx: &Transaction<'_>,
     ctx: &WriteCtx<'_>,
-    order_id: Uuid,
-    base_version: i64,
-    member_id: &str,
+    taken: &Taken<'_>,
     checked: Checked,
     confirmed: &[ConfirmedWarning],
-    photo_id: Option<&str>,
 ) -> Result<Vec<MeterReading>> {
+    let Taken {
+        order_id,
+        base_version,
+        member_id,
+        photo_id,
+    } = *taken;
     let mut out = Vec::with_capacity(checked.values.len());
     for (register, value) in checked.values {
         let hlc = outbox::next_hlc(tx, ctx)?;
@@ -374,16 +386,13 @@ impl Store {
                 &entry.supersedes,
             )?;
             let confirmed = apply_confirmations(&checked.warnings, &entry.confirmations)?;
-            insert_set(
-                tx,
-                ctx,
-                entry.order_id,
-                version,
-                &session.member_id,
-                checked,
-                &confirmed,
-                entry.photo_id.as_deref(),
-            )
+            let taken = Taken {
+                order_id: entry.order_id,
+                base_version: version,
+                member_id: &session.member_id,
+                photo_id: entry.photo_id.as_deref(),
+            };
+            insert_set(tx, ctx, &taken, checked, &confirmed)
         })?;
         tracing::debug!(
             order = %entry.order_id,
@@ -459,9 +468,14 @@ impl Store {
             apply_confirmations(&all, &entry.confirmations)?;
             let old_confirmed = apply_confirmations(&old_set.warnings, &entry.confirmations)?;
             let new_confirmed = apply_confirmations(&new_set.warnings, &entry.confirmations)?;
-            let photo = entry.photo_id.as_deref();
-            let mut readings = insert_set(tx, ctx, entry.order_id, version, &session.member_id, old_set, &old_confirmed, photo)?;
-            readings.extend(insert_set(tx, ctx, entry.order_id, version, &session.member_id, new_set, &new_confirmed, photo)?);
+            let taken = Taken {
+                order_id: entry.order_id,
+                base_version: version,
+                member_id: &session.member_id,
+                photo_id: entry.photo_id.as_deref(),
+            };
+            let mut readings = insert_set(tx, ctx, &taken, old_set, &old_confirmed)?;
+            readings.extend(insert_set(tx, ctx, &taken, new_set, &new_confirmed)?);
 
             let hlc = outbox::next_hlc(tx, ctx)?;
             let record = MeterReplacement {

@@ -686,9 +686,7 @@ fn every_error_reply_is_the_json_error_body_with_a_stable_code() {
     let post = |path: &str, headers: &str, body: &str| {
         wire(
             &w,
-            &format!("POST {path} HTTP/1.1\r\n{}\r\n{headers}", auth(&office))
-                .trim_end()
-                .to_owned(),
+            format!("POST {path} HTTP/1.1\r\n{}\r\n{headers}", auth(&office)).trim_end(),
             body.as_bytes(),
         )
         .error()
@@ -847,7 +845,7 @@ fn every_error_reply_is_the_json_error_body_with_a_stable_code() {
         (
             422,
             "invalid".to_owned(),
-            "orders[0].appointment: wrong type, expected u32".to_owned()
+            "orders[0].appointment.hours: wrong type, expected u32".to_owned()
         )
     );
     assert_eq!(
