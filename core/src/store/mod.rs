@@ -57,6 +57,8 @@ pub use sync_state::{PageStats, RejectedChange};
 pub fn page_cache_stats() -> (bool, u64) {
     (page_cache::install(), page_cache::scans_saved())
 }
+#[doc(hidden)]
+pub use page_cipher::PageCodec;
 pub(crate) use sync_state::{check_page, check_server_hlc};
 pub use transfer::{
     PhotoTransfer, PhotoTransferState, RemotePhoto, RemotePhotoState, TransferBacklog,
