@@ -1090,7 +1090,10 @@ pub(crate) fn decode(
         .into_iter()
         .zip(&frame.components)
         .map(|(plane, c)| plane.crop(luma_w.div_ceil(h_max / c.h), luma_h.div_ceil(v_max / c.v)));
-    let y = out.next().expect("one component at least");
+    // The frame header has one or three components (checked where it is parsed).
+    let Some(y) = out.next() else {
+        return Err(corrupt("a frame without components"));
+    };
     let chroma = match (out.next(), out.next()) {
         (Some(cb), Some(cr)) => Some((cb, cr)),
         _ => None,
