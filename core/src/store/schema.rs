@@ -95,7 +95,7 @@ mod tests {
     /// Version 5 rebuilds `readings` and `outbox`: every reading, its correction chain and every
     /// queued change survive, in order, with the facts' triggers and keys still enforced.
     #[test]
-    fn upgrading_to_5_keeps_readings_and_the_outbox() {
+    fn upgrading_from_4_keeps_readings_and_the_outbox() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "foreign_keys", true).unwrap();
         migrate_to(&mut conn, 4).unwrap();
@@ -139,6 +139,23 @@ mod tests {
             .collect::<rusqlite::Result<_>>()
             .unwrap();
         assert_eq!(outbox, [(2, "op2".into(), 2), (3, "op3".into(), 0)]);
+        // Schema 6: entries queued before it keep their copies (only new readings' are NULL),
+        // and NULL is refused for anything but a reading.
+        let kept: Option<String> = conn
+            .query_row("SELECT fields FROM outbox WHERE op_id = 'op2'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(kept.as_deref(), Some("{}"));
+        assert!(
+            conn.execute(
+                "INSERT INTO outbox (op_id, entity, entity_id, order_id, op, fields, base_version, hlc, created_at)
+                 VALUES ('op5', 'status', 's2', 'o1', 'create', NULL, 1, 'h5', 13)",
+                [],
+            )
+            .is_err(),
+            "only a reading's entry may leave its fields to the row"
+        );
         conn.execute(
             "INSERT INTO outbox (op_id, entity, entity_id, order_id, op, fields, base_version, hlc, created_at)
              VALUES ('op4', 'reading', 'r3', 'o1', 'create', '{}', 1, 'h4', 13)",
