@@ -23,7 +23,9 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use chrono::{Duration, FixedOffset, NaiveDate};
 use fieldcrew_core::store::{self, AgendaQuery, Session, Store, StoreKey, StoreOptions, WipeMode};
 use fieldcrew_core::sync::wire::ResolveChoice;
-use fieldcrew_core::sync::{CancelHandle, RunTicket, SyncClient, SyncConfig};
+use fieldcrew_core::sync::{
+    CancelHandle, RunTicket, SyncClient, SyncConfig, SyncError, check_root_certs,
+};
 
 pub use error::FieldCrewError;
 use error::Result;
@@ -52,6 +54,13 @@ pub struct Config {
     /// Upload photos on mobile data too (default: Wi-Fi and other unmetered networks only).
     #[uniffi(default = false)]
     pub photos_on_metered: bool,
+    /// Root certificates to trust besides the built-in web roots, PEM (one or more
+    /// `BEGIN CERTIFICATE` blocks): a utility whose sync server's certificate comes from its own
+    /// CA ships that CA with the app. Checked by `open` (Validation on `extra_root_certs_pem`).
+    /// The core makes its own TLS connections, so Android's network security config and the iOS
+    /// trust settings do not reach them: this is how a private CA is trusted.
+    #[uniffi(default = None)]
+    pub extra_root_certs_pem: Option<String>,
 }
 
 /// The crew's device: its store, and later its photos and sync.
@@ -65,6 +74,8 @@ pub struct FieldCrew {
     /// every client `login` and `use_server` make, so a ticket outlives a change of server.
     cancel: CancelHandle,
     photos_on_metered: bool,
+    /// `Config::extra_root_certs_pem`, checked.
+    extra_root_certs_pem: Option<Vec<u8>>,
 }
 
 impl FieldCrew {
@@ -118,6 +129,7 @@ impl FieldCrew {
         if self.photos_on_metered {
             config.photo_policy = fieldcrew_core::sync::PhotoPolicy::Always;
         }
+        config.extra_root_certs_pem = self.extra_root_certs_pem.clone();
         let client = Arc::new(SyncClient::with_cancel(config, self.cancel.clone())?);
         *self.sync.lock().unwrap_or_else(|p| p.into_inner()) = Some(client.clone());
         Ok(client)
@@ -142,6 +154,19 @@ impl FieldCrew {
                 field: "utc_offset_minutes".into(),
                 detail: "an offset is within ±24 hours".into(),
             })?;
+        let extra_root_certs_pem = match config.extra_root_certs_pem {
+            Some(pem) => {
+                check_root_certs(pem.as_bytes()).map_err(|e| FieldCrewError::Validation {
+                    field: "extra_root_certs_pem".into(),
+                    detail: match e {
+                        SyncError::Config(detail) => detail,
+                        other => other.to_string(),
+                    },
+                })?;
+                Some(pem.into_bytes())
+            }
+            None => None,
+        };
         let dir = PathBuf::from(&config.data_dir);
         std::fs::create_dir_all(&dir).map_err(fieldcrew_core::Error::from)?;
         let options = StoreOptions {
@@ -156,6 +181,7 @@ impl FieldCrew {
             sync: Mutex::new(None),
             cancel: CancelHandle::default(),
             photos_on_metered: config.photos_on_metered,
+            extra_root_certs_pem,
         }))
     }
 

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
 
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
@@ -13,14 +12,14 @@ use fieldcrew_core::store::{
 };
 use fieldcrew_core::survey::{ConnectionPoint, SiteSurvey, Voltage};
 use fieldcrew_core::sync::wire::ResolveChoice;
-use fieldcrew_core::sync::{SyncClient, SyncConfig, SyncPhase};
+use fieldcrew_core::sync::{SyncClient, SyncPhase};
 use fieldcrew_core::work_order::{DocumentKind, Meter, MeterRegister, Status, SuspendReason};
 use rust_decimal::Decimal;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::demo::{self, DemoOptions};
-use crate::device::{DeviceConfig, DeviceDir, resolve_order};
+use crate::device::{self, DeviceConfig, DeviceDir, resolve_order};
 use crate::error::{CliError, CliResult};
 use crate::output::{self, table};
 
@@ -58,6 +57,10 @@ pub enum Command {
         server: String,
         #[arg(long)]
         token: String,
+        /// A PEM file of root certificates to trust besides the built-in ones (a utility's
+        /// own CA); kept with the device's server settings for later syncs.
+        #[arg(long, value_name = "FILE")]
+        ca_cert: Option<PathBuf>,
     },
     /// The day's orders by area, open ones first; nearest-next with --near.
     Agenda {
@@ -323,7 +326,11 @@ pub fn run(cli: Cli) -> CliResult<()> {
     let dir = DeviceDir::new(&cli.data);
     let json = cli.json;
     match cli.command {
-        Command::Login { server, token } => login(&dir, &server, &token, json),
+        Command::Login {
+            server,
+            token,
+            ca_cert,
+        } => login(&dir, &server, &token, ca_cert.as_deref(), json),
         Command::Agenda { day, near } => agenda(&dir.open_store()?, day, near, json),
         Command::Search { query, limit } => {
             let store = dir.open_store()?;
@@ -553,7 +560,13 @@ fn print_json(value: &impl serde::Serialize) -> CliResult<()> {
     Ok(())
 }
 
-fn login(dir: &DeviceDir, server: &str, token: &str, json: bool) -> CliResult<()> {
+fn login(
+    dir: &DeviceDir,
+    server: &str,
+    token: &str,
+    ca_cert: Option<&std::path::Path>,
+    json: bool,
+) -> CliResult<()> {
     let url = server.trim().trim_end_matches('/');
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(CliError::new(
@@ -564,18 +577,25 @@ fn login(dir: &DeviceDir, server: &str, token: &str, json: bool) -> CliResult<()
     if token.is_empty() {
         return Err(CliError::new("a token is required"));
     }
-    // The sync client's own check, up front: `http://` only to this machine (loopback), so a
+    let ca_pem = match ca_cert {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            CliError::new(format!("cannot read --ca-cert {}: {e}", path.display()))
+        })?),
+        None => None,
+    };
+    // The sync client's own checks, up front: `http://` only to this machine (loopback), so a
     // device never signs in to a server it would then refuse to sync with, nor sends its token
-    // across a network in the clear to find out.
-    if let Err(e) = SyncClient::new(SyncConfig::new(url, token)) {
-        return Err(match e {
-            fieldcrew_core::sync::SyncError::Config(m) => {
-                CliError::new(format!("cannot sign in to {url}: {m}"))
-            }
-            other => other.into(),
-        });
-    }
-    let me = whoami(url, token)?;
+    // across a network in the clear to find out; the CA file holds certificates.
+    let mut settings = device::sync_config(url, token, ca_pem.as_deref());
+    // One attempt: a person at a terminal retries.
+    settings.retry.max_attempts = 1;
+    let client = SyncClient::new(settings).map_err(|e| match e {
+        fieldcrew_core::sync::SyncError::Config(m) => {
+            CliError::new(format!("cannot sign in to {url}: {m}"))
+        }
+        other => other.into(),
+    })?;
+    let me = client.whoami()?;
     let crew_id = me.crew_id.ok_or_else(|| {
         CliError::new(format!(
             "the token is a {}'s; a device signs in with a crew member's token",
@@ -587,6 +607,7 @@ fn login(dir: &DeviceDir, server: &str, token: &str, json: bool) -> CliResult<()
         token: token.to_owned(),
         member_id: me.member_id,
         crew_id,
+        extra_root_certs_pem: ca_pem,
     };
     dir.login(&config, None)?;
     if json {
@@ -605,57 +626,6 @@ fn login(dir: &DeviceDir, server: &str, token: &str, json: bool) -> CliResult<()
         dir.path.display()
     );
     Ok(())
-}
-
-#[derive(serde::Deserialize)]
-struct Me {
-    member_id: String,
-    crew_id: Option<String>,
-    role: String,
-}
-
-/// Asks the server who the token belongs to (`GET /v1/sync/me`).
-fn whoami(url: &str, token: &str) -> CliResult<Me> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .map_err(|e| CliError::new(format!("http client: {e}")))?;
-        let response = http
-            .get(format!("{url}/v1/sync/me"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|e| {
-                CliError::new(format!(
-                    "could not reach {url}: {}",
-                    if e.is_timeout() {
-                        "timed out"
-                    } else {
-                        "connection failed"
-                    }
-                ))
-            })?;
-        match response.status().as_u16() {
-            200 => {}
-            401 => {
-                return Err(CliError::new(
-                    "the server refused the token (unknown, expired or revoked)",
-                ));
-            }
-            403 => return Err(CliError::new("this token may not sync")),
-            s => return Err(CliError::new(format!("the server answered {s}"))),
-        }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|_| CliError::new("the server's reply was cut off"))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| CliError::new(format!("unexpected reply from the server: {e}")))
-    })
 }
 
 fn agenda(
@@ -984,7 +954,7 @@ fn replace(store: &Store, r: ReplaceArgs, json: bool) -> CliResult<()> {
 fn sync(dir: &DeviceDir, json: bool) -> CliResult<()> {
     let config = dir.config()?;
     let store = dir.open_store()?;
-    let client = SyncClient::new(SyncConfig::new(config.server_url, config.token))?;
+    let client = SyncClient::new(config.sync_config())?;
     let bar = if json {
         indicatif::ProgressBar::hidden()
     } else {

@@ -417,6 +417,7 @@ pub fn run(options: &DemoOptions, say: &mut dyn FnMut(&str)) -> CliResult<DemoRe
                 token: token.clone(),
                 member_id: member.into(),
                 crew_id: crew.into(),
+                extra_root_certs_pem: None,
             },
             Some(clock.clone()),
         )?;

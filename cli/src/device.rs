@@ -37,6 +37,31 @@ pub struct DeviceConfig {
     pub token: String,
     pub member_id: String,
     pub crew_id: String,
+    /// Extra root certificates to trust (PEM, from `login --ca-cert`): a utility's private CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_root_certs_pem: Option<String>,
+}
+
+impl DeviceConfig {
+    /// The sync client's settings for this device.
+    pub fn sync_config(&self) -> fieldcrew_core::sync::SyncConfig {
+        sync_config(
+            &self.server_url,
+            &self.token,
+            self.extra_root_certs_pem.as_deref(),
+        )
+    }
+}
+
+/// Sync settings for a server, a token and any extra trusted roots.
+pub fn sync_config(
+    url: &str,
+    token: &str,
+    extra_root_certs_pem: Option<&str>,
+) -> fieldcrew_core::sync::SyncConfig {
+    let mut config = fieldcrew_core::sync::SyncConfig::new(url, token);
+    config.extra_root_certs_pem = extra_root_certs_pem.map(|pem| pem.as_bytes().to_vec());
+    config
 }
 
 /// A device data directory.

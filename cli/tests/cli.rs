@@ -14,7 +14,7 @@ use fieldcrew_core::work_order::{
 };
 use fieldcrew_server::storage::{ConflictFilter, OfficeDetail, OrderPatch};
 use fieldcrew_server::{
-    Caller, Capacity, Crew, Member, NewOrder, Role, RunningServer, Storage, issue_token,
+    Caller, Capacity, Crew, Member, NewOrder, Role, RunningServer, ServerTls, Storage, issue_token,
 };
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -95,8 +95,17 @@ fn meter(asset: &str, last: Decimal, daily: i64, prepaid: bool) -> Meter {
 }
 
 fn world() -> World {
+    world_with(None)
+}
+
+/// [`world`] with the server over HTTPS when `tls` is given.
+fn world_with(tls: Option<ServerTls>) -> World {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = RunningServer::start(&dir.path().join("server")).expect("server starts");
+    let server = match tls {
+        None => RunningServer::start(&dir.path().join("server")),
+        Some(tls) => RunningServer::start_tls(&dir.path().join("server"), tls),
+    }
+    .expect("server starts");
     let s = server.storage();
     s.add_crew(&Crew {
         id: "crew-xihu".into(),
@@ -484,6 +493,80 @@ fn errors_are_one_line_and_non_zero() {
             not_a_photo.to_str().expect("utf-8 path"),
         ],
     ));
+}
+
+/// A server whose certificate comes from a utility's own CA: refused without `--ca-cert`, and
+/// with a file that is not a certificate; signed in with the CA, which later syncs use too.
+#[test]
+fn login_over_https_with_the_utilitys_own_ca() {
+    let pki = fieldcrew_e2e::pki::pki(&["127.0.0.1"]);
+    let tls = ServerTls::from_pem(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes()).expect("tls");
+    let w = world_with(Some(tls));
+    let url = w.server.url();
+    assert!(url.starts_with("https://"), "{url}");
+    let files = tempfile::tempdir().expect("temp dir");
+    let ca = files.path().join("utility-ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).expect("write CA");
+    let not_a_cert = files.path().join("key.pem");
+    std::fs::write(&not_a_cert, &pki.key_pem).expect("write key");
+    let ca = ca.to_str().expect("utf-8 path");
+
+    let untrusted = one_line_failure(&fieldcrew(
+        &w.device,
+        &["login", "--server", &url, "--token", &w.token],
+    ));
+    assert!(untrusted.contains("network"), "{untrusted}");
+    let garbage = one_line_failure(&fieldcrew(
+        &w.device,
+        &[
+            "login",
+            "--server",
+            &url,
+            "--token",
+            &w.token,
+            "--ca-cert",
+            not_a_cert.to_str().expect("utf-8 path"),
+        ],
+    ));
+    assert!(
+        garbage.contains("cannot sign in") && garbage.contains("BEGIN CERTIFICATE"),
+        "{garbage}"
+    );
+    let missing = one_line_failure(&fieldcrew(
+        &w.device,
+        &[
+            "login",
+            "--server",
+            &url,
+            "--token",
+            &w.token,
+            "--ca-cert",
+            "/nonexistent/ca.pem",
+        ],
+    ));
+    assert!(missing.contains("cannot read --ca-cert"), "{missing}");
+    assert!(
+        !w.device.join("device.json").exists(),
+        "nothing kept from a failed login"
+    );
+
+    ok(&fieldcrew(
+        &w.device,
+        &[
+            "login",
+            "--server",
+            &url,
+            "--token",
+            &w.token,
+            "--ca-cert",
+            ca,
+        ],
+    ));
+    let out = ok(&fieldcrew(&w.device, &["--json", "sync"]));
+    let summary: Value = serde_json::from_str(&out).expect("sync JSON");
+    assert!(summary["orders_received"].as_u64() >= Some(1), "{summary}");
+    let agenda = ok(&fieldcrew(&w.device, &["agenda", "--day", &w.day]));
+    assert!(agenda.contains("GD1001"), "{agenda}");
 }
 
 #[test]

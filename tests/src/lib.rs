@@ -29,6 +29,7 @@ use uuid::Uuid;
 pub use fieldcrew_server;
 
 pub mod fault;
+pub mod pki;
 
 /// A camera-like JPEG of noise (compresses badly, like a real photo): `w`×`h`, from `seed`.
 pub fn camera_jpeg(w: u16, h: u16, seed: u64) -> Vec<u8> {

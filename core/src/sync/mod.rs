@@ -101,6 +101,24 @@ impl RetryPolicy {
     }
 }
 
+/// Checks extra root certificates as [`SyncConfig::extra_root_certs_pem`] takes them (PEM, one
+/// or more `BEGIN CERTIFICATE` blocks) and says how many there are; the error is what
+/// [`SyncClient::new`] would fail with. For shells that take the PEM long before the first sync.
+pub fn check_root_certs(pem: &[u8]) -> Result<usize, SyncError> {
+    root_certificates(pem).map(|certs| certs.len())
+}
+
+fn root_certificates(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, SyncError> {
+    let certs = reqwest::Certificate::from_pem_bundle(pem)
+        .map_err(|_| SyncError::Config("the trusted root certificate is not valid PEM".into()))?;
+    if certs.is_empty() {
+        return Err(SyncError::Config(
+            "the trusted root certificate holds no BEGIN CERTIFICATE block".into(),
+        ));
+    }
+    Ok(certs)
+}
+
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
     /// `https://host[:port]` (no path): the client adds `/v1/...`. `http://` only to a loopback
@@ -277,15 +295,7 @@ impl SyncClient {
             .connect_timeout(Duration::from_secs(15))
             .user_agent(concat!("fieldcrew-core/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &config.extra_root_certs_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|_| {
-                SyncError::Config("the trusted root certificate is not valid PEM".into())
-            })?;
-            if certs.is_empty() {
-                return Err(SyncError::Config(
-                    "the trusted root certificate holds no BEGIN CERTIFICATE block".into(),
-                ));
-            }
-            for cert in certs {
+            for cert in root_certificates(pem)? {
                 http = http.add_root_certificate(cert);
             }
         }
@@ -764,6 +774,17 @@ mod tests {
         let mut config = SyncConfig::new("https://sync.example.com", "t");
         config.extra_root_certs_pem = Some(b"not a certificate".to_vec());
         assert!(matches!(SyncClient::new(config), Err(SyncError::Config(_))));
+    }
+
+    #[test]
+    fn check_root_certs_agrees_with_the_client() {
+        for bad in [
+            &b"not a certificate"[..],
+            b"",
+            b"-----BEGIN PRIVATE KEY-----\n",
+        ] {
+            assert!(matches!(check_root_certs(bad), Err(SyncError::Config(_))));
+        }
     }
 
     #[test]

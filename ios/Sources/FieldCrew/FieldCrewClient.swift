@@ -19,12 +19,17 @@ public final class FieldCrewClient: @unchecked Sendable {
 
     /// Opens the core in Application Support with the key kept in the Keychain.
     /// `photosOnMobileData` is the crew's "upload photos on mobile data too" setting.
+    /// `trustedRootCertsPem`: the utility's own CA (PEM) when its sync server's certificate comes
+    /// from it. The core makes its own TLS connections, so the system trust settings do not
+    /// apply to them; bundle the CA with the app and pass it here.
     public static func open(dataDir: URL, storeKey: Data, photosOnMobileData: Bool = false,
-                            utcOffsetMinutes: Int32 = 480) async throws -> FieldCrewClient {
+                            utcOffsetMinutes: Int32 = 480,
+                            trustedRootCertsPem: String? = nil) async throws -> FieldCrewClient {
         let core = try await Task.detached(priority: .userInitiated) {
             try FieldCrew.open(config: Config(dataDir: dataDir.path, storeKey: storeKey,
                                               utcOffsetMinutes: utcOffsetMinutes, dueSoonMinutes: 120,
-                                              photosOnMetered: photosOnMobileData))
+                                              photosOnMetered: photosOnMobileData,
+                                              extraRootCertsPem: trustedRootCertsPem))
         }.value
         return FieldCrewClient(core: core)
     }

@@ -2064,6 +2064,14 @@ public struct Config: Equatable, Hashable {
      * Upload photos on mobile data too (default: Wi-Fi and other unmetered networks only).
      */
     public var photosOnMetered: Bool
+    /**
+     * Root certificates to trust besides the built-in web roots, PEM (one or more
+     * `BEGIN CERTIFICATE` blocks): a utility whose sync server's certificate comes from its own
+     * CA ships that CA with the app. Checked by `open` (Validation on `extra_root_certs_pem`).
+     * The core makes its own TLS connections, so Android's network security config and the iOS
+     * trust settings do not reach them: this is how a private CA is trusted.
+     */
+    public var extraRootCertsPem: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2083,12 +2091,20 @@ public struct Config: Equatable, Hashable {
          */dueSoonMinutes: UInt32 = UInt32(120), 
         /**
          * Upload photos on mobile data too (default: Wi-Fi and other unmetered networks only).
-         */photosOnMetered: Bool = false) {
+         */photosOnMetered: Bool = false, 
+        /**
+         * Root certificates to trust besides the built-in web roots, PEM (one or more
+         * `BEGIN CERTIFICATE` blocks): a utility whose sync server's certificate comes from its own
+         * CA ships that CA with the app. Checked by `open` (Validation on `extra_root_certs_pem`).
+         * The core makes its own TLS connections, so Android's network security config and the iOS
+         * trust settings do not reach them: this is how a private CA is trusted.
+         */extraRootCertsPem: String? = nil) {
         self.dataDir = dataDir
         self.storeKey = storeKey
         self.utcOffsetMinutes = utcOffsetMinutes
         self.dueSoonMinutes = dueSoonMinutes
         self.photosOnMetered = photosOnMetered
+        self.extraRootCertsPem = extraRootCertsPem
     }
 
     
@@ -2111,7 +2127,8 @@ public struct FfiConverterTypeConfig: FfiConverterRustBuffer {
                 storeKey: FfiConverterData.read(from: &buf), 
                 utcOffsetMinutes: FfiConverterInt32.read(from: &buf), 
                 dueSoonMinutes: FfiConverterUInt32.read(from: &buf), 
-                photosOnMetered: FfiConverterBool.read(from: &buf)
+                photosOnMetered: FfiConverterBool.read(from: &buf), 
+                extraRootCertsPem: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -2121,6 +2138,7 @@ public struct FfiConverterTypeConfig: FfiConverterRustBuffer {
         FfiConverterInt32.write(value.utcOffsetMinutes, into: &buf)
         FfiConverterUInt32.write(value.dueSoonMinutes, into: &buf)
         FfiConverterBool.write(value.photosOnMetered, into: &buf)
+        FfiConverterOptionString.write(value.extraRootCertsPem, into: &buf)
     }
 }
 

@@ -9,54 +9,11 @@ use std::time::{Duration, Instant};
 use fieldcrew_core::clock::SystemClock;
 use fieldcrew_core::sync::{RetryPolicy, SyncClient, SyncConfig, SyncError};
 use fieldcrew_core::work_order::{Status, WorkKind};
+use fieldcrew_e2e::pki::{Pki, pki};
 use fieldcrew_e2e::{Device, new_order};
 use fieldcrew_server::{
     Caller, Capacity, Crew, Member, Role, RunningServer, ServerTls, Storage, TlsSetupError,
 };
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
-
-/// A private CA and a server certificate it signed.
-struct Pki {
-    ca_pem: String,
-    cert_pem: String,
-    key_pem: String,
-}
-
-/// A CA ("a utility's private CA") and a server certificate for `names` signed by it.
-fn pki(names: &[&str]) -> Pki {
-    let ca_key = KeyPair::generate().expect("CA key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "fieldcrew test utility CA");
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
-
-    let key = KeyPair::generate().expect("server key");
-    let mut params =
-        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-            .expect("server params");
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "fieldcrew sync");
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.use_authority_key_identifier_extension = true;
-    let cert = params
-        .signed_by(&key, &ca_cert, &ca_key)
-        .expect("server certificate");
-    Pki {
-        ca_pem: ca_cert.pem(),
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-    }
-}
 
 /// A server over HTTPS with crew C1 (member m1), a dispatcher, and three orders for C1.
 struct TlsWorld {
@@ -292,4 +249,20 @@ fn the_server_refuses_an_unusable_certificate_or_key_at_start_up() {
     std::fs::write(&cert, &a.cert_pem).expect("write");
     std::fs::write(&key, &a.key_pem).expect("write");
     ServerTls::from_pem_files(&cert, &key).expect("a good pair loads");
+}
+
+/// `check_root_certs` (what the bindings' `open` checks) counts a CA bundle's certificates.
+#[test]
+fn check_root_certs_counts_a_bundle() {
+    let (a, b) = (pki(&["localhost"]), pki(&["localhost"]));
+    assert_eq!(
+        fieldcrew_core::sync::check_root_certs(a.ca_pem.as_bytes()).expect("one CA"),
+        1
+    );
+    let bundle = format!("{}{}", a.ca_pem, b.ca_pem);
+    assert_eq!(
+        fieldcrew_core::sync::check_root_certs(bundle.as_bytes()).expect("two CAs"),
+        2
+    );
+    assert!(fieldcrew_core::sync::check_root_certs(a.key_pem.as_bytes()).is_err());
 }

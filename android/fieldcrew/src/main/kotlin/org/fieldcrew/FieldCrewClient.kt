@@ -67,15 +67,22 @@ class FieldCrewClient(
         /**
          * Opens the core under the app's private files directory with the keystore's key.
          * [photosOnMobileData] is the crew's "upload photos on mobile data too" setting.
+         * [trustedRootCertsPem]: the utility's own CA (PEM) when its sync server's certificate
+         * comes from it. The core makes its own TLS connections, so the app's
+         * network_security_config does not apply to them; ship the CA in the app (a raw
+         * resource) and pass it here. A file that is not a certificate is a Validation error.
          */
         suspend fun open(
             dataDir: String,
             storeKey: ByteArray,
             photosOnMobileData: Boolean = false,
             utcOffsetMinutes: Int = 480,
+            trustedRootCertsPem: String? = null,
             io: CoroutineDispatcher = Dispatchers.IO,
         ): FieldCrewClient = withContext(io) {
-            val config = Config(dataDir, storeKey, utcOffsetMinutes, 120u, photosOnMobileData)
+            val config = Config(
+                dataDir, storeKey, utcOffsetMinutes, 120u, photosOnMobileData, trustedRootCertsPem,
+            )
             FieldCrewClient(FieldCrew.open(config), io)
         }
 

@@ -3434,6 +3434,15 @@ data class Config (
      * Upload photos on mobile data too (default: Wi-Fi and other unmetered networks only).
      */
     var `photosOnMetered`: kotlin.Boolean = false 
+    , 
+    /**
+     * Root certificates to trust besides the built-in web roots, PEM (one or more
+     * `BEGIN CERTIFICATE` blocks): a utility whose sync server's certificate comes from its own
+     * CA ships that CA with the app. Checked by `open` (Validation on `extra_root_certs_pem`).
+     * The core makes its own TLS connections, so Android's network security config and the iOS
+     * trust settings do not reach them: this is how a private CA is trusted.
+     */
+    var `extraRootCertsPem`: kotlin.String? = null 
     
 ){
     
@@ -3455,6 +3464,7 @@ public object FfiConverterTypeConfig: FfiConverterRustBuffer<Config> {
             FfiConverterInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -3463,7 +3473,8 @@ public object FfiConverterTypeConfig: FfiConverterRustBuffer<Config> {
             FfiConverterByteArray.allocationSize(value.`storeKey`) +
             FfiConverterInt.allocationSize(value.`utcOffsetMinutes`) +
             FfiConverterUInt.allocationSize(value.`dueSoonMinutes`) +
-            FfiConverterBoolean.allocationSize(value.`photosOnMetered`)
+            FfiConverterBoolean.allocationSize(value.`photosOnMetered`) +
+            FfiConverterOptionalString.allocationSize(value.`extraRootCertsPem`)
     )
 
     override fun write(value: Config, buf: ByteBuffer) {
@@ -3472,6 +3483,7 @@ public object FfiConverterTypeConfig: FfiConverterRustBuffer<Config> {
             FfiConverterInt.write(value.`utcOffsetMinutes`, buf)
             FfiConverterUInt.write(value.`dueSoonMinutes`, buf)
             FfiConverterBoolean.write(value.`photosOnMetered`, buf)
+            FfiConverterOptionalString.write(value.`extraRootCertsPem`, buf)
     }
 }
 
