@@ -595,7 +595,20 @@ fn login(
         }
         other => other.into(),
     })?;
-    let me = client.whoami()?;
+    let me = client.whoami().map_err(|e| match e {
+        // The core's handshake failures start "TLS: " (docs/sync-protocol.md).
+        fieldcrew_core::sync::SyncError::Network(m) if m.starts_with("TLS: ") => {
+            CliError::new(format!(
+                "cannot sign in to {url}: {m}{}",
+                if ca_cert.is_none() {
+                    " (a server with a certificate from the utility's own CA needs --ca-cert)"
+                } else {
+                    ""
+                }
+            ))
+        }
+        other => other.into(),
+    })?;
     let crew_id = me.crew_id.ok_or_else(|| {
         CliError::new(format!(
             "the token is a {}'s; a device signs in with a crew member's token",

@@ -515,7 +515,12 @@ fn login_over_https_with_the_utilitys_own_ca() {
         &w.device,
         &["login", "--server", &url, "--token", &w.token],
     ));
-    assert!(untrusted.contains("network"), "{untrusted}");
+    assert!(
+        untrusted.contains("cannot sign in")
+            && untrusted.contains("TLS: ")
+            && untrusted.contains("--ca-cert"),
+        "{untrusted}"
+    );
     let garbage = one_line_failure(&fieldcrew(
         &w.device,
         &[
