@@ -511,62 +511,35 @@ fn login_over_https_with_the_utilitys_own_ca() {
     std::fs::write(&not_a_cert, &pki.key_pem).expect("write key");
     let ca = ca.to_str().expect("utf-8 path");
 
-    let untrusted = one_line_failure(&fieldcrew(
-        &w.device,
-        &["login", "--server", &url, "--token", &w.token],
-    ));
+    // `fieldcrew login` to the HTTPS server, with `--ca-cert FILE` when given.
+    let sign_in = |ca_cert: Option<&str>| {
+        let mut args = vec!["login", "--server", &url, "--token", &w.token];
+        if let Some(file) = ca_cert {
+            args.extend(["--ca-cert", file]);
+        }
+        fieldcrew(&w.device, &args)
+    };
+
+    let untrusted = one_line_failure(&sign_in(None));
     assert!(
         untrusted.contains("cannot sign in")
             && untrusted.contains("TLS: ")
             && untrusted.contains("--ca-cert"),
         "{untrusted}"
     );
-    let garbage = one_line_failure(&fieldcrew(
-        &w.device,
-        &[
-            "login",
-            "--server",
-            &url,
-            "--token",
-            &w.token,
-            "--ca-cert",
-            not_a_cert.to_str().expect("utf-8 path"),
-        ],
-    ));
+    let garbage = one_line_failure(&sign_in(Some(not_a_cert.to_str().expect("utf-8 path"))));
     assert!(
         garbage.contains("cannot sign in") && garbage.contains("BEGIN CERTIFICATE"),
         "{garbage}"
     );
-    let missing = one_line_failure(&fieldcrew(
-        &w.device,
-        &[
-            "login",
-            "--server",
-            &url,
-            "--token",
-            &w.token,
-            "--ca-cert",
-            "/nonexistent/ca.pem",
-        ],
-    ));
+    let missing = one_line_failure(&sign_in(Some("/nonexistent/ca.pem")));
     assert!(missing.contains("cannot read --ca-cert"), "{missing}");
     assert!(
         !w.device.join("device.json").exists(),
         "nothing kept from a failed login"
     );
 
-    ok(&fieldcrew(
-        &w.device,
-        &[
-            "login",
-            "--server",
-            &url,
-            "--token",
-            &w.token,
-            "--ca-cert",
-            ca,
-        ],
-    ));
+    ok(&sign_in(Some(ca)));
     let out = ok(&fieldcrew(&w.device, &["--json", "sync"]));
     let summary: Value = serde_json::from_str(&out).expect("sync JSON");
     assert!(summary["orders_received"].as_u64() >= Some(1), "{summary}");
