@@ -92,6 +92,19 @@ impl<'de> Deserialize<'de> for Appointment {
 
 const FIELDS: &[&str] = &["mode", "start", "end", "hours", "by"];
 
+/// A key of the object (no allocation per key, as a string key would need).
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Field {
+    Mode,
+    Start,
+    End,
+    Hours,
+    By,
+    #[serde(other)]
+    Other,
+}
+
 struct AppointmentVisitor;
 
 impl<'de> serde::de::Visitor<'de> for AppointmentVisitor {
@@ -120,14 +133,14 @@ impl<'de> serde::de::Visitor<'de> for AppointmentVisitor {
         // Each value is read where its key is, so a path tracker sees the field that failed.
         // Fields of another mode are read too (and so must be well-formed); unknown keys are
         // skipped, as they were when this was serde's tagged enum.
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match &*key {
-                "mode" => once(&mut mode, "mode", map.next_value::<Mode>()?)?,
-                "start" => once(&mut start, "start", map.next_value::<DateTime<Utc>>()?)?,
-                "end" => once(&mut end, "end", map.next_value::<DateTime<Utc>>()?)?,
-                "hours" => once(&mut hours, "hours", map.next_value::<u32>()?)?,
-                "by" => once(&mut by, "by", map.next_value::<DateTime<Utc>>()?)?,
-                _ => {
+        while let Some(key) = map.next_key::<Field>()? {
+            match key {
+                Field::Mode => once(&mut mode, "mode", map.next_value::<Mode>()?)?,
+                Field::Start => once(&mut start, "start", map.next_value::<DateTime<Utc>>()?)?,
+                Field::End => once(&mut end, "end", map.next_value::<DateTime<Utc>>()?)?,
+                Field::Hours => once(&mut hours, "hours", map.next_value::<u32>()?)?,
+                Field::By => once(&mut by, "by", map.next_value::<DateTime<Utc>>()?)?,
+                Field::Other => {
                     map.next_value::<serde::de::IgnoredAny>()?;
                 }
             }
