@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! DIR/
-//!   phone.sqlite3   the encrypted store (SQLCipher), as on a phone
+//!   phone.sqlite3   the encrypted store (AEGIS-256 pages), as on a phone
 //!   photos/         the store's encrypted photo files
 //!   store.key       the store key, 64 hex digits, mode 0600
 //!   device.json     server URL, token, member and crew, mode 0600

@@ -10,7 +10,7 @@
 //! Capture is `Store::add_photo` of an ID card: normalise, content-address, write the photo and
 //! thumbnail files durably, then the row and its outbox entry in one transaction. A plain store
 //! (no key) keeps plain JPEG files in a plain database; an encrypted store (keyed) seals both
-//! files with XChaCha20-Poly1305 and commits to SQLCipher. The two stores take the captures in
+//! files with XChaCha20-Poly1305 and commits to the encrypted store (AEGIS-256 pages). The two stores take the captures in
 //! turn, sample by sample (which goes first alternates), so a busy machine slows both alike.
 //! Every sample is a different photo (the input with one quantisation-table entry changed: the
 //! same size, EXIF and work, another content address), because the store keeps the same photo

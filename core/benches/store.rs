@@ -125,7 +125,7 @@ fn main() {
         );
     }
     println!(
-        "encryption overhead (SQLCipher, AES-256-CBC + HMAC-SHA256 pages), p50 encrypted / plain:"
+        "encryption overhead (SQLite3 Multiple Ciphers, AEGIS-256 pages), p50 encrypted / plain:"
     );
     for (name, plain, encrypted) in figures {
         println!("  {name:<48} {:>+6.1} %", (encrypted / plain - 1.0) * 100.0);

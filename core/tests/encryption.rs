@@ -124,6 +124,22 @@ fn a_wrong_key_leaves_an_unclean_store_intact() {
 }
 
 #[test]
+fn a_changed_database_page_is_detected_and_never_read() {
+    let (t, path) = encrypted_store();
+    // One bit flipped in every page but the first (which carries the salt and is what a wrong
+    // key fails on): whatever a read touches fails its tag.
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert_eq!(bytes.len() % 1024, 0);
+    for page in 1..bytes.len() / 1024 {
+        bytes[page * 1024 + 512] ^= 0x01;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let outcome = Store::open(&path, keyed(&t, key(1)))
+        .and_then(|s| s.search("GD-SECRET-1", 5).map(|found| found.len()));
+    assert!(matches!(outcome, Err(Error::Corrupt(_))), "{outcome:?}");
+}
+
+#[test]
 fn a_key_for_a_plain_database_is_refused() {
     let t = open_at(morning());
     let path = t.store.path().to_path_buf();
@@ -271,125 +287,141 @@ fn rekeying_keeps_photos_readable() {
     assert_eq!(store.photo_bytes(&photo).unwrap(), before);
 }
 
-/// Opens `path` with SQLCipher directly under `k` with the given page MAC and page size, and
-/// reads the schema.
-fn raw_open(path: &std::path::Path, k: u8, hmac: &str, page: u32) -> rusqlite::Result<Connection> {
+/// SQLite3 Multiple Ciphers' settings for this version's stores and for the SQLCipher 4 stores
+/// earlier versions made (1 KiB pages with HMAC-SHA256, 4 KiB with HMAC-SHA256, SQLCipher 4's
+/// defaults), as PRAGMAs and as the URI parameters `VACUUM INTO` takes.
+const AEGIS: (&str, &str) = ("PRAGMA cipher = 'aegis';", "cipher=aegis");
+const SQLCIPHER_1K_SHA256: (&str, &str) = (
+    "PRAGMA cipher = 'sqlcipher'; PRAGMA legacy = 4; PRAGMA hmac_algorithm = 1; PRAGMA legacy_page_size = 1024;",
+    "cipher=sqlcipher&legacy=4&hmac_algorithm=1&legacy_page_size=1024",
+);
+const SQLCIPHER_4K_SHA256: (&str, &str) = (
+    "PRAGMA cipher = 'sqlcipher'; PRAGMA legacy = 4; PRAGMA hmac_algorithm = 1;",
+    "cipher=sqlcipher&legacy=4&hmac_algorithm=1",
+);
+const SQLCIPHER_4: (&str, &str) = (
+    "PRAGMA cipher = 'sqlcipher'; PRAGMA legacy = 4;",
+    "cipher=sqlcipher&legacy=4",
+);
+
+fn raw_key(k: u8) -> String {
+    format!("raw:{}", format!("{k:02x}").repeat(32))
+}
+
+/// Opens `path` directly under key `k` with the given cipher settings, and reads the schema.
+fn raw_open(path: &std::path::Path, k: u8, cipher: (&str, &str)) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
-    let hex: String = std::iter::repeat_n(format!("{k:02x}"), 32).collect();
-    conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{hex}'\"; PRAGMA cipher_hmac_algorithm = {hmac}; PRAGMA cipher_page_size = {page};"
-    ))?;
+    conn.execute_batch(&format!("{} PRAGMA key = '{}';", cipher.0, raw_key(k)))?;
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
     Ok(conn)
 }
 
-#[test]
-fn new_stores_use_sha256_macs_on_1k_pages_and_stores_of_earlier_settings_still_open() {
-    let (t, path) = encrypted_store();
-    // This version's stores: HMAC-SHA256 on 1 KiB pages; earlier settings cannot read them.
-    assert!(raw_open(&path, 1, "HMAC_SHA256", 1024).is_ok());
-    assert!(raw_open(&path, 1, "HMAC_SHA256", 4096).is_err());
-    assert!(raw_open(&path, 1, "HMAC_SHA512", 4096).is_err());
+fn page_size(conn: &Connection) -> i64 {
+    conn.query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap()
+}
 
-    // Stores written as earlier versions did: the same data exported into files under
-    // SQLCipher 4's defaults (HMAC-SHA512, 4 KiB) and under HMAC-SHA256 with 4 KiB pages.
-    for (name, hmac) in [("legacy.db", "HMAC_SHA512"), ("previous.db", "HMAC_SHA256")] {
+#[test]
+fn new_stores_use_aegis_on_1k_pages_and_earlier_sqlcipher_stores_are_converted() {
+    let (t, path) = encrypted_store();
+    // This version's stores: AEGIS on 1 KiB pages; no SQLCipher setting reads them.
+    assert_eq!(page_size(&raw_open(&path, 1, AEGIS).unwrap()), 1024);
+    for legacy in [SQLCIPHER_1K_SHA256, SQLCIPHER_4K_SHA256, SQLCIPHER_4] {
+        assert!(raw_open(&path, 1, legacy).is_err());
+    }
+
+    // A store as the last SQLCipher version wrote it: the same data exported under its
+    // settings. (The copy keeps the 1 KiB pages of its source: SQLite3 Multiple Ciphers does not
+    // change an encrypted database's page size. The two 4 KiB settings of earlier versions are
+    // the OpenSSL fixtures of the next test.)
+    for (name, legacy) in [("sha256-1k.db", SQLCIPHER_1K_SHA256)] {
         let earlier = t.dir.path().join(name);
         {
-            let conn = raw_open(&path, 1, "HMAC_SHA256", 1024).unwrap();
-            let hex: String = std::iter::repeat_n("01".to_string(), 32).collect();
-            let version: i64 = conn
-                .query_row("PRAGMA user_version", [], |r| r.get(0))
-                .unwrap();
+            let conn = raw_open(&path, 1, AEGIS).unwrap();
             conn.execute_batch(&format!(
-                "ATTACH DATABASE '{}' AS earlier KEY \"x'{hex}'\";
-                 PRAGMA earlier.cipher_hmac_algorithm = {hmac};
-                 PRAGMA earlier.cipher_page_size = 4096;
-                 SELECT sqlcipher_export('earlier');
-                 PRAGMA earlier.user_version = {version};
-                 DETACH DATABASE earlier;",
-                earlier.display()
+                "VACUUM INTO 'file:{}?{}&key={}';",
+                earlier.display(),
+                legacy.1,
+                raw_key(1)
             ))
             .unwrap();
         }
-        assert!(raw_open(&earlier, 1, hmac, 4096).is_ok(), "{name}");
-        assert!(
-            raw_open(&earlier, 1, "HMAC_SHA256", 1024).is_err(),
-            "{name}"
-        );
+        let conn = raw_open(&earlier, 1, legacy).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(page_size(&conn), 1024, "{name}");
+        drop(conn);
+        assert!(raw_open(&earlier, 1, AEGIS).is_err(), "{name}");
 
-        // It opens, with everything in it, and keeps working; a wrong key is still WrongKey.
+        // A wrong key is still WrongKey, and converts nothing.
+        let before = std::fs::read(&earlier).unwrap();
         assert!(matches!(
             Store::open(&earlier, keyed(&t, key(2))),
             Err(Error::WrongKey)
         ));
+        assert_eq!(std::fs::read(&earlier).unwrap(), before, "{name}");
+
+        // A copy a crash left half-made is discarded.
+        let leftover = t.dir.path().join(format!("{name}-converting"));
+        std::fs::write(&leftover, b"half a copy").unwrap();
+
+        // It opens with everything in it, as AEGIS from now on, and keeps working.
         let store = Store::open(&earlier, keyed(&t, key(1))).unwrap();
+        assert!(!leftover.exists(), "{name}");
         let found = store.search("GD-SECRET-1", 10).unwrap();
         assert_eq!(found.len(), 1, "{name}");
         assert_eq!(store.order(found[0].id).unwrap().customer.name, "欧阳秀英");
         assert_eq!(store.pending_count().unwrap(), 1);
         store.set_crew_notes(found[0].id, "表箱在车库内").unwrap();
         drop(store);
+        assert!(raw_open(&earlier, 1, legacy).is_err(), "{name}: converted");
+        let conn = raw_open(&earlier, 1, AEGIS).unwrap();
+        assert_eq!(page_size(&conn), 1024, "{name}");
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "{name}");
+        drop(conn);
         let store = Store::open(&earlier, keyed(&t, key(1))).unwrap();
         assert_eq!(store.pending_count().unwrap(), 2);
-        drop(store);
-        assert!(
-            raw_open(&earlier, 1, hmac, 4096).is_ok(),
-            "{name} kept its settings"
-        );
     }
 }
 
-/// Files SQLCipher wrote through its OpenSSL provider (the page crypto of earlier versions):
-/// raw keys under both page MACs, and passphrases (PBKDF2) in SQLCipher 4 and 3 formats.
-/// Each holds table `t` with 300 rows; row 7 spans overflow pages.
+/// Files SQLCipher itself wrote through its OpenSSL provider: raw keys under both page MACs
+/// (the settings of earlier fieldcrew versions), and passphrases (PBKDF2) in SQLCipher 4 and 3
+/// formats. Each holds table `t` with 300 rows; row 7 spans overflow pages. SQLite3 Multiple
+/// Ciphers reads and writes them, and the store converts the raw-key ones.
 #[test]
-fn files_written_through_openssl_open_with_the_rust_page_cipher() {
+fn files_sqlcipher_wrote_open_and_the_store_converts_them() {
     let t = open_at(morning());
-    // Opening an encrypted store installs the page cipher for the process.
-    let (_t, path) = encrypted_store();
-    let conn = raw_open(&path, 1, "HMAC_SHA256", 1024).unwrap();
-    let provider: String = conn
-        .query_row("PRAGMA cipher_provider", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(provider, "rustcrypto");
-    drop(conn);
-
     let fixtures =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sqlcipher");
-    let raw = "x'5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a'";
+    let raw = raw_key(0x5a);
     let cases = [
-        (
-            "openssl-raw-hmac-sha256.db",
-            format!("PRAGMA key = \"{raw}\"; PRAGMA cipher_hmac_algorithm = HMAC_SHA256;"),
-        ),
-        (
-            "openssl-raw-hmac-sha512.db",
-            format!("PRAGMA key = \"{raw}\";"),
-        ),
+        ("openssl-raw-hmac-sha256.db", format!("{} PRAGMA key = '{raw}';", SQLCIPHER_4K_SHA256.0)),
+        ("openssl-raw-hmac-sha512.db", format!("{} PRAGMA key = '{raw}';", SQLCIPHER_4.0)),
         (
             "openssl-passphrase-v4.db",
-            "PRAGMA key = 'correct horse battery staple';".to_string(),
+            "PRAGMA cipher = 'sqlcipher'; PRAGMA legacy = 4; PRAGMA key = 'correct horse battery staple';".to_string(),
         ),
         (
             "openssl-passphrase-v3.db",
-            "PRAGMA key = 'correct horse battery staple'; PRAGMA cipher_compatibility = 3;"
-                .to_string(),
+            "PRAGMA cipher = 'sqlcipher'; PRAGMA legacy = 3; PRAGMA key = 'correct horse battery staple';".to_string(),
         ),
     ];
-    for (name, setup) in cases {
-        // A copy: the test writes to it, and the fixture stays as OpenSSL wrote it.
-        let file = t.dir.path().join(name);
-        std::fs::copy(fixtures.join(name), &file).unwrap();
-        let conn = Connection::open(&file).unwrap();
-        conn.execute_batch(&setup).unwrap();
-        let rows: Vec<(i64, String)> = conn
-            .prepare("SELECT id, v FROM t ORDER BY id")
+    let rows_of = |conn: &Connection, name: &str| -> Vec<(i64, String)> {
+        conn.prepare("SELECT id, v FROM t ORDER BY id")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap()
             .collect::<rusqlite::Result<_>>()
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    for (name, setup) in cases {
+        // A copy: the test writes to it, and the fixture stays as SQLCipher wrote it.
+        let file = t.dir.path().join(name);
+        std::fs::copy(fixtures.join(name), &file).unwrap();
+        let conn = Connection::open(&file).unwrap();
+        conn.execute_batch(&setup).unwrap();
+        let rows = rows_of(&conn, name);
         assert_eq!(rows.len(), 300, "{name}");
         assert_eq!(rows[7].1, "溢出".repeat(3000), "{name}: overflow pages");
         assert_eq!(
@@ -397,7 +429,7 @@ fn files_written_through_openssl_open_with_the_rust_page_cipher() {
             format!("row 123 客户{} {}", 123 * 7919 % 1000, "x".repeat(123 % 40)),
             "{name}"
         );
-        // Written through the Rust cipher, read back by a fresh connection.
+        // Written in the same format, read back by a fresh connection.
         conn.execute("UPDATE t SET v = 'rewritten' WHERE id = 123", [])
             .unwrap();
         drop(conn);
@@ -407,16 +439,12 @@ fn files_written_through_openssl_open_with_the_rust_page_cipher() {
             .query_row("SELECT v FROM t WHERE id = 123", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, "rewritten", "{name}");
-        // The check answers one row per page that fails its MAC, none when all pass.
-        let problems: Vec<String> = conn
-            .prepare("PRAGMA cipher_integrity_check")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();
-        assert!(problems.is_empty(), "{name}: {problems:?}");
-        // And a wrong passphrase is still refused.
+        assert_eq!(check, "ok", "{name}");
+        drop(conn);
+        // A wrong passphrase or key is still refused.
         let conn = Connection::open(&file).unwrap();
         conn.execute_batch(
             &setup
@@ -429,5 +457,19 @@ fn files_written_through_openssl_open_with_the_rust_page_cipher() {
                 .is_err(),
             "{name}"
         );
+        drop(conn);
+
+        // A raw-key file is what an earlier fieldcrew wrote: the store converts it to AEGIS.
+        if name.contains("raw") {
+            let store = Store::open(&file, keyed(&t, key(0x5a))).unwrap();
+            drop(store);
+            let conn = raw_open(&file, 0x5a, AEGIS).unwrap();
+            assert_eq!(page_size(&conn), 4096, "{name} keeps its page size");
+            assert!(raw_open(&file, 0x5a, SQLCIPHER_4).is_err(), "{name}");
+            let after = rows_of(&conn, name);
+            assert_eq!(after.len(), 300, "{name}");
+            assert_eq!(after[7].1, rows[7].1, "{name}");
+            assert_eq!(after[123].1, "rewritten", "{name}");
+        }
     }
 }

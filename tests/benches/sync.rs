@@ -163,7 +163,7 @@ fn main() {
         pulls.iter().map(|d| ms(*d).round()).collect::<Vec<_>>()
     );
     println!(
-        "  the same into an encrypted store (SQLCipher, as on phones): {:8.1} ms  (runs: {:?})",
+        "  the same into an encrypted store (AEGIS-256, as on phones): {:8.1} ms  (runs: {:?})",
         ms(best(&encrypted_pulls)),
         encrypted_pulls
             .iter()

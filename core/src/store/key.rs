@@ -1,7 +1,7 @@
 //! The store's encryption key. The shell creates it once in the platform keystore (Android
 //! Keystore, iOS Keychain) and hands it in at every open; the core never invents, logs or stores
-//! it. It is a raw 256-bit key, given to SQLCipher as `x'…'` so no passphrase derivation runs:
-//! the keystore's random key needs none, and opening stays fast.
+//! it. It is a raw 256-bit key, given to SQLite3 Multiple Ciphers as `raw:…` so no passphrase
+//! derivation runs: the keystore's random key needs none, and opening stays fast.
 
 use std::fmt;
 
@@ -29,15 +29,16 @@ impl StoreKey {
         Ok(StoreKey(key))
     }
 
-    /// The SQLCipher raw-key literal, `"x'…'"`. Only hex digits: nothing to escape.
-    pub(crate) fn sqlcipher_literal(&self) -> zeroize::Zeroizing<String> {
+    /// The key as SQLite3 Multiple Ciphers takes a raw key, `raw:` and 64 hex digits (for
+    /// `PRAGMA key`, `PRAGMA rekey` and a `key=` URI parameter). Only letters, digits and a
+    /// colon: nothing to quote or escape.
+    pub(crate) fn raw_hex(&self) -> zeroize::Zeroizing<String> {
         let mut s = String::with_capacity(68);
-        s.push_str("\"x'");
+        s.push_str("raw:");
         for b in self.0 {
             s.push(char::from(HEX[usize::from(b >> 4)]));
             s.push(char::from(HEX[usize::from(b & 0xf)]));
         }
-        s.push_str("'\"");
         zeroize::Zeroizing::new(s)
     }
 }
@@ -60,8 +61,8 @@ mod tests {
         assert!(StoreKey::from_bytes(&[0; 32]).is_err());
         let k = StoreKey::from_bytes(&[0xab; 32]).unwrap();
         assert_eq!(format!("{k:?}"), "StoreKey(…)");
-        let lit = k.sqlcipher_literal();
-        assert_eq!(lit.len(), 3 + 64 + 2);
-        assert!(lit.starts_with("\"x'abab"));
+        let lit = k.raw_hex();
+        assert_eq!(lit.len(), 4 + 64);
+        assert!(lit.starts_with("raw:abab"));
     }
 }
