@@ -334,7 +334,8 @@ fn new_stores_use_aegis_on_1k_pages_and_earlier_sqlcipher_stores_are_converted()
     // settings. (The copy keeps the 1 KiB pages of its source: SQLite3 Multiple Ciphers does not
     // change an encrypted database's page size. The two 4 KiB settings of earlier versions are
     // the OpenSSL fixtures of the next test.)
-    for (name, legacy) in [("sha256-1k.db", SQLCIPHER_1K_SHA256)] {
+    let (name, legacy) = ("sha256-1k.db", SQLCIPHER_1K_SHA256);
+    {
         let earlier = t.dir.path().join(name);
         {
             let conn = raw_open(&path, 1, AEGIS).unwrap();
