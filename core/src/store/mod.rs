@@ -71,8 +71,8 @@ pub struct StoreOptions {
     pub due_soon: Duration,
     /// The utility's time zone, which decides where a day's agenda starts (China: UTC+8).
     pub timezone: FixedOffset,
-    /// The key the database is encrypted with (AEGIS-256 pages, see `CIPHER` in store/mod.rs). Phones always give one
-    /// (the bindings require it); `None` opens a plain SQLite file, for tests and tools.
+    /// The key the database is encrypted with (AEGIS-256 pages, see `CIPHER`). Phones always
+    /// give one (the bindings require it); `None` opens a plain SQLite file, for tests and tools.
     pub key: Option<StoreKey>,
 }
 
@@ -353,11 +353,7 @@ fn open_connection(path: &Path, flags: OpenFlags, key: Option<&StoreKey>) -> Res
         // as often as plain ones, and an initial pull of 10,000 orders (about 10 MiB) then
         // runs without stopping to checkpoint (perf: 5 % of its time at 4 MiB). A checkpoint
         // copies each page once however often it changed, so a day of readings costs less too.
-        let page_size = match conn.pragma_query_value(None, "page_size", |r| r.get(0))? {
-            rusqlite::types::Value::Integer(n) => n,
-            rusqlite::types::Value::Text(t) => t.parse().unwrap_or(4096),
-            _ => 4096,
-        };
+        let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
         conn.pragma_update(None, "wal_autocheckpoint", (16 << 20) / page_size.max(512))?;
     }
     // A page cache that holds a crew's working set (a day's agenda rows are spread over the
@@ -383,23 +379,26 @@ fn open_encrypted(path: &Path, flags: OpenFlags, key: &StoreKey) -> Result<Conne
             Some(false),
         )
     };
-    match probe(CIPHER) {
-        Ok(conn) if read_only => return Ok(conn),
-        Ok(conn) => {
-            drop(conn);
-            return keyed_connection(path, flags, Some(key), CIPHER, Some(false));
+    // The probe is the connection a reader wants; the writer reopens read-write.
+    let found = |probe: Connection, cipher| {
+        if read_only {
+            Ok(probe)
+        } else {
+            drop(probe);
+            keyed_connection(path, flags, Some(key), cipher, Some(false))
         }
+    };
+    match probe(CIPHER) {
+        Ok(conn) => return found(conn, CIPHER),
         Err(Error::WrongKey) => {}
         Err(e) => return Err(e),
     }
     for legacy in SQLCIPHER_SETTINGS {
         match probe(legacy) {
+            // Only the writer converts (it opens first); a reader never writes.
+            Ok(conn) if read_only => return Ok(conn),
             Ok(conn) => {
                 drop(conn);
-                if read_only {
-                    // Only the writer converts (it opens first); a reader never writes.
-                    return keyed_connection(path, flags, Some(key), legacy, Some(false));
-                }
                 convert_to_aegis(path, key, legacy)?;
                 return keyed_connection(path, flags, Some(key), CIPHER, Some(false));
             }
